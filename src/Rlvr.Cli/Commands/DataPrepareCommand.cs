@@ -13,14 +13,15 @@ public static class DataPrepareCommand
         var inputs = new Option<string[]>("--input")
         {
             Description = "datasets to prepare, each written to OUT/<name>.jsonl (name: the file stem, or the bundled name): " + DataCommand.PathHelp,
+            HelpName = "PATH",
             Required = true,
             AllowMultipleArgumentsPerToken = true,
         };
-        var ratio = new Option<double?>("--subset") { Description = "keep this fraction of each stratum: floor(n x ratio), at least 1 (default 1: everything)" };
-        var size = new Option<int?>("--size") { Description = "keep exactly N problems of each input, split over the strata in proportion (instead of --subset)" };
-        var stratify = new Option<string>("--stratify") { Description = "strata: type, level, or type,level", DefaultValueFactory = _ => "type" };
-        var seed = new Option<int>("--seed") { Description = "seed of the per-stratum shuffles", DefaultValueFactory = _ => 42 };
-        var outDir = new Option<string>("--out") { Description = "output folder", Required = true };
+        var ratio = new Option<double?>("--subset") { HelpName = "RATIO", Description = "keep this fraction of each stratum: floor(n x ratio), at least 1 (default 1: everything)" };
+        var size = new Option<int?>("--size") { HelpName = "N", Description = "keep exactly N problems of each input, split over the strata in proportion (instead of --subset)" };
+        var stratify = new Option<string>("--stratify") { HelpName = "type|level|type,level", Description = "strata: type, level, or type,level", DefaultValueFactory = _ => "type" };
+        var seed = new Option<int>("--seed") { HelpName = "S", Description = "seed of the per-stratum shuffles", DefaultValueFactory = _ => 42 };
+        var outDir = new Option<string>("--out") { HelpName = "DIR", Description = "output folder", Required = true };
         var format = DataCommand.FormatOption();
         var skipInvalid = DataCommand.SkipInvalidOption();
         var cmd = new Command("prepare", "Write stratified subsets of datasets in rlvr's canonical JSONL (id, problem, solution, answer = derived gold, level, type, source).")

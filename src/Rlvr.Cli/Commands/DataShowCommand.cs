@@ -9,7 +9,7 @@ public static class DataShowCommand
     public static Command Create()
     {
         var file = new Argument<string>("file") { Description = DataCommand.PathHelp };
-        var id = new Option<string>("--id") { Description = "the problem's id (as `rlvr data prepare` writes it, e.g. train-12 or algebra/1)", Required = true };
+        var id = new Option<string>("--id") { HelpName = "ID", Description = "the problem's id (as `rlvr data prepare` writes it, e.g. train-12 or algebra/1)", Required = true };
         var format = DataCommand.FormatOption();
         var skipInvalid = DataCommand.SkipInvalidOption();
         var cmd = new Command("show", "Print one problem: its fields, solution and gold answer.") { file, id, format, skipInvalid };

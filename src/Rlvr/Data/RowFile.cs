@@ -21,8 +21,10 @@ internal sealed record RowFile(IReadOnlyList<string> Columns, IReadOnlyList<Sour
         var text = File.ReadAllText(path);
         var first = text.AsSpan().TrimStart();
         if (first.Length > 0 && first[0] == '[') return ReadJsonArray(path, text);
-        // A .json file may hold one (pretty-printed) object, as the MATH release's files do.
-        if (first.Length > 0 && first[0] == '{' && TryParseObject(text) is { } single)
+        // A .json file may hold one (pretty-printed) object, as the MATH release's files do; HuggingFace's
+        // .json exports are usually JSON Lines, which do not parse as one object and fall through.
+        if (System.IO.Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase)
+            && first.Length > 0 && first[0] == '{' && TryParseObject(text) is { } single)
             return new RowFile([.. single.Select(kv => kv.Key)], [new SourceRow($"{path}:1", 1, single, null)]);
         return ReadJsonLines(path, text);
     }

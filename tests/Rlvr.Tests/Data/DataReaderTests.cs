@@ -105,6 +105,23 @@ public class DataReaderTests
     }
 
     [Fact]
+    public void A_json_file_may_hold_one_pretty_printed_object_or_json_lines()
+    {
+        var single = TestFiles.Write(dir, "one.json", """
+            {
+              "problem": "a",
+              "solution": "\\boxed{1}"
+            }
+            """);
+        Assert.Equal(("one-1", "1"), MathDataset.Load(single).Problems.Select(p => (p.Id, p.Gold!)).Single());
+
+        var lines = TestFiles.Write(dir, "lines.json",
+            """{"problem": "a", "solution": "\\boxed{1}"}""",
+            """{"problem": "b", "solution": "\\boxed{2}"}""");
+        Assert.Equal(["lines-1", "lines-2"], MathDataset.Load(lines).Problems.Select(p => p.Id));
+    }
+
+    [Fact]
     public void Verl_parquet_with_a_ground_truth_struct_derives_gold_from_the_solution_and_reports_the_target()
     {
         var rows = new[]
