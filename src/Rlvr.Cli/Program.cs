@@ -7,4 +7,5 @@ var root = new RootCommand("rlvr: reinforcement learning from verifiable rewards
 root.Subcommands.Add(SmokeCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
 
-return CliErrors.Run(() => root.Parse(args).Invoke());
+// Exceptions reach CliErrors (one clean line for user errors) instead of System.CommandLine's handler.
+return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
