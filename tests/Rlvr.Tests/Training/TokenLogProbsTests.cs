@@ -80,6 +80,17 @@ public class TokenLogProbsTests
     }
 
     [Fact]
+    public void Works_without_gradient_tracking_as_for_reference_log_probs()
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, weight, targets) = RandomInputs(31);
+        using var _ = no_grad();
+        var fused = TokenLogProbs.Compute(hidden, weight, targets, chunkRows: 4);
+        Assert.False(fused.LogProbs.requires_grad);
+        AssertClose(Naive(hidden, weight, targets, 1.0).LogProbs, fused.LogProbs, "log-probs");
+    }
+
+    [Fact]
     public void Log_probs_of_a_uniform_distribution_are_hand_computable()
     {
         using var scope = NewDisposeScope();
