@@ -27,7 +27,8 @@ public static class PromptSchedule
     public static int[] EpochOrder(int count, int seed, long epoch)
     {
         var order = Enumerable.Range(0, count).ToArray();
-        new Random(HashCode.Combine(seed, epoch, 0x5eed)).Shuffle(order);
+        // HashCode.Combine is randomised per process; resumed runs need the same order in a new process.
+        new Random(unchecked(seed * 1_000_003 + (int)epoch * 7_919 + 0x5eed)).Shuffle(order);
         return order;
     }
 }
