@@ -16,18 +16,24 @@ public static class ReportCommand
         var outDir = new Option<string>("--out") { Description = "Folder for report.md and the PNG figures (created).", Required = true };
         var smooth = new Option<int>("--smooth")
         {
-            Description = "Trailing moving-average window, in points, for the curves (1 = no smoothing).",
+            Description = "Trailing moving-average window for the pass@1 curves, in evaluations (1 = no smoothing).",
             DefaultValueFactory = _ => 2,
+        };
+        var smoothTrain = new Option<int>("--smooth-train")
+        {
+            Description = "Trailing moving-average window for the training curves (reward, entropy, ...), in steps (1 = no smoothing).",
+            DefaultValueFactory = _ => 10,
         };
         var cmd = new Command("report", "Plot and tabulate training runs: pass@1 during training, final pass@1, pass@k, training curves, into report.md with PNGs.")
         {
-            runs, outDir, smooth,
+            runs, outDir, smooth, smoothTrain,
         };
         cmd.SetAction(parse =>
         {
-            var window = parse.GetValue(smooth);
-            if (window < 1) throw new CliException($"--smooth {window}: the window is at least 1 (1 = no smoothing)");
-            var result = Report.Write(parse.GetValue(runs)!, parse.GetValue(outDir)!, window);
+            var options = new ReportOptions(parse.GetValue(smooth), parse.GetValue(smoothTrain));
+            if (options.Smooth < 1) throw new CliException($"--smooth {options.Smooth}: the window is at least 1 (1 = no smoothing)");
+            if (options.SmoothTrain < 1) throw new CliException($"--smooth-train {options.SmoothTrain}: the window is at least 1 (1 = no smoothing)");
+            var result = Report.Write(parse.GetValue(runs)!, parse.GetValue(outDir)!, options);
             foreach (var p in result.Problems) Console.Error.WriteLine($"warning: {p}");
             if (result.RunsRead == 0) throw new CliException($"no run folder could be read (see {result.ReportPath})");
             Console.WriteLine($"wrote {result.ReportPath} and {result.Figures.Count} figure(s) from {result.RunsRead} run(s)"

@@ -9,8 +9,8 @@ public sealed record PassAt1Point(int Step, double PassAt1, int? Problems, int R
 /// <summary>The last evaluation of each run of a group, averaged; <see cref="SeedStdDev"/> when there are several runs.</summary>
 public sealed record FinalPassAt1(double PassAt1, int? Problems, int FirstStep, int LastStep, int Runs, double? SeedStdDev);
 
-/// <summary>pass@k by k, averaged over runs, from evaluations with more than one sample per problem.</summary>
-public sealed record PassAtKCurve(IReadOnlyDictionary<int, double> ByK, int Runs);
+/// <summary>pass@k by k, averaged over runs, from evaluations with more than one sample per problem (at <see cref="Step"/>, the latest of them).</summary>
+public sealed record PassAtKCurve(IReadOnlyDictionary<int, double> ByK, int Runs, int Step);
 
 /// <summary>The runs of one (model, objective): several runs are seeds of the same experiment.</summary>
 public sealed class RunGroup(string model, string objective, IReadOnlyList<Run> runs)
@@ -53,7 +53,7 @@ public sealed class RunGroup(string model, string objective, IReadOnlyList<Run> 
         if (withK.Count == 0) return null;
         var byK = withK.SelectMany(e => e.PassAtK).GroupBy(kv => kv.Key).OrderBy(g => g.Key)
             .ToDictionary(g => g.Key, g => g.Average(kv => kv.Value));
-        return new PassAtKCurve(byK, withK.Count);
+        return new PassAtKCurve(byK, withK.Count, withK.Max(e => e.Step));
     }
 }
 
@@ -68,10 +68,43 @@ public sealed partial class Comparison
         var all = runs.ToList();
         var models = all.Select(r => r.Model).Distinct().OrderBy(ModelSize).ThenBy(m => m, StringComparer.Ordinal).ToList();
         Models = models;
+        shortModels = ShortModelNames(models);
         Groups = all.GroupBy(r => (r.Model, r.Objective))
             .OrderBy(g => models.IndexOf(g.Key.Model)).ThenBy(g => ObjectiveStyle.Rank(g.Key.Objective)).ThenBy(g => g.Key.Objective, StringComparer.Ordinal)
             .Select(g => new RunGroup(g.Key.Model, g.Key.Objective, g.OrderBy(r => r.Seed ?? int.MaxValue).ThenBy(r => r.Name, StringComparer.Ordinal).ToList()))
             .ToList();
+    }
+
+    /// <summary>Legend text for one run in figures that hold several models: the part of the model name that differs ("0.5B"), objective, seed.</summary>
+    public string ShortLabel(Run run)
+    {
+        var model = shortModels[run.Model];
+        var seed = run.Seed is int s ? $"seed {s}" : run.Name;
+        return string.Join(" ", new[] { model, run.Objective, seed }.Where(x => x.Length > 0));
+    }
+
+    readonly IReadOnlyDictionary<string, string> shortModels;
+
+    /// <summary>
+    /// The model names without the words all of them share at the start and the end ("Qwen2.5-0.5B-Instruct",
+    /// "Qwen2.5-1.5B-Instruct" -> "0.5B", "1.5B"; words split at '-' and '_'). One model: "" (the title names it).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ShortModelNames(IReadOnlyList<string> models)
+    {
+        if (models.Count == 1) return new Dictionary<string, string> { [models[0]] = "" };
+        // Split keeping the separators: words at even indices.
+        var parts = models.Select(m => Regex.Split(m, "([-_])")).ToList();
+        var words = parts.Select(p => p.Where((_, i) => i % 2 == 0).ToArray()).ToList();
+        var shortest = words.Count == 0 ? 0 : words.Min(w => w.Length);
+        var prefix = 0;
+        while (prefix < shortest - 1 && words.All(w => w[prefix] == words[0][prefix])) prefix++;
+        var suffix = 0;
+        while (suffix < shortest - 1 - prefix && words.All(w => w[^(suffix + 1)] == words[0][^(suffix + 1)])) suffix++;
+        var result = new Dictionary<string, string>();
+        for (var i = 0; i < models.Count; i++)
+            result[models[i]] = string.Concat(parts[i][(2 * prefix)..(parts[i].Length - 2 * suffix)]);
+        // Names that differ only in their separators would collide: keep them whole.
+        return result.Values.Distinct().Count() == models.Count ? result : models.ToDictionary(m => m, m => m);
     }
 
     public IEnumerable<RunGroup> GroupsOf(string model) => Groups.Where(g => g.Model == model);

@@ -2,6 +2,19 @@ using System.Text;
 
 namespace Rlvr.Reporting;
 
+/// <summary>
+/// Smoothing windows (trailing moving average, in points; 1 = none): <see cref="Smooth"/> for the
+/// pass@1 curves (one point per evaluation), <see cref="SmoothTrain"/> for the per-step training curves.
+/// </summary>
+public sealed record ReportOptions(int Smooth = 2, int SmoothTrain = 10)
+{
+    public void Validate()
+    {
+        if (Smooth < 1) throw new ArgumentOutOfRangeException(nameof(Smooth), Smooth, "the smoothing window is at least 1 (1 = no smoothing)");
+        if (SmoothTrain < 1) throw new ArgumentOutOfRangeException(nameof(SmoothTrain), SmoothTrain, "the smoothing window is at least 1 (1 = no smoothing)");
+    }
+}
+
 /// <summary>What <see cref="Report.Write"/> produced.</summary>
 public sealed record ReportResult(string ReportPath, IReadOnlyList<string> Figures, IReadOnlyList<string> Problems, int RunsRead);
 
@@ -15,16 +28,16 @@ public static class Report
 
     /// <param name="runDirs">run folders, or folders of run folders</param>
     /// <param name="outDir">where report.md and the PNGs go (created)</param>
-    /// <param name="smooth">trailing moving-average window in points (1 = none)</param>
-    public static ReportResult Write(IEnumerable<string> runDirs, string outDir, int smooth = 2)
+    public static ReportResult Write(IEnumerable<string> runDirs, string outDir, ReportOptions? options = null)
     {
-        if (smooth < 1) throw new ArgumentOutOfRangeException(nameof(smooth), smooth, "the smoothing window is at least 1 (1 = no smoothing)");
+        options ??= new ReportOptions();
+        options.Validate();
         var problems = new List<string>();
         var runs = RunFolder.Expand(runDirs).DistinctBy(Path.GetFullPath)
             .Select(d => RunFolder.Load(d, problems)).OfType<Run>().ToList();
         var comparison = new Comparison(runs);
         var style = new ObjectiveStyle(runs.Select(r => r.Objective));
-        var plots = new ReportPlots(comparison, style, smooth, outDir);
+        var plots = new ReportPlots(comparison, style, options, outDir);
         Directory.CreateDirectory(outDir);
 
         var figures = new List<string>();
@@ -33,7 +46,8 @@ public static class Report
         md.Append("# RLVR report\n\n");
         md.Append($"{runs.Count} run folder(s). pass@1 is the mean accuracy over all evaluation samples; \"±\" is its standard error over problems, sqrt(p(1-p)/problems). ");
         md.Append("Runs of the same model and objective (seeds) are averaged. ");
-        md.Append(smooth > 1 ? $"Curves are trailing means over the last {smooth} points; markers are the raw evaluations.\n\n" : "Curves are not smoothed.\n\n");
+        md.Append(options.Smooth > 1 ? $"pass@1 curves are trailing means over the last {options.Smooth} evaluations (markers: the raw evaluations); " : "pass@1 curves are not smoothed; ");
+        md.Append(options.SmoothTrain > 1 ? $"training curves are trailing means over the last {options.SmoothTrain} steps (faint: raw).\n\n" : "training curves are not smoothed.\n\n");
 
         if (problems.Count > 0)
         {

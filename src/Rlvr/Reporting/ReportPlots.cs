@@ -22,7 +22,7 @@ public sealed record TrainingMetric(string Key, string Title, string YLabel, str
 /// pattern = model where several models share a figure. Each method returns the file name it wrote
 /// in the output folder, or null when there is nothing to draw.
 /// </summary>
-public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle style, int smooth, string outDir)
+public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle style, ReportOptions options, string outDir)
 {
     public const int Width = 960, Height = 540;
 
@@ -45,13 +45,13 @@ public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle st
             foreach (var run in g.Runs.Where(r => r.Evals.Count > 0))
                 plot.Add.Markers(run.Evals.Select(e => (double)e.Step).ToArray(), run.Evals.Select(e => e.PassAt1).ToArray(), MarkerShape.OpenCircle, 8, colour);
             var steps = g.PassAt1.Select(p => (double)p.Step).ToArray();
-            var mean = Accuracy.TrailingMean(g.PassAt1.Select(p => p.PassAt1).ToList(), smooth);
+            var mean = Accuracy.TrailingMean(g.PassAt1.Select(p => p.PassAt1).ToList(), options.Smooth);
             var curve = plot.Add.ScatterLine(steps, mean, colour);
             curve.LineWidth = 2.5f;
             var seeds = g.Runs.Count(r => r.Evals.Count > 0);
             curve.LegendText = g.Objective + (seeds > 1 ? $" (mean of {seeds} seeds)" : "");
         }
-        plot.Axes.Bottom.Label.Text = smooth > 1 ? $"training step (line: trailing mean of the last {smooth} evaluations)" : "training step";
+        if (options.Smooth > 1) plot.Axes.Bottom.Label.Text = $"training step (line: trailing mean of the last {options.Smooth} evaluations)";
         return Save(plot, $"pass1_{FileSafe(model)}.png");
     }
 
@@ -60,9 +60,9 @@ public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle st
     {
         var plot = NewPlot("Final pass@1 by objective", "", "pass@1 (fraction)");
         var bars = new List<Bar>();
+        var baselines = new List<(double From, double To, double PassAt1)>();
         var ticks = new List<(double, string)>();
         var objectivesShown = new List<string>();
-        var baseShown = false;
         double position = 0;
         foreach (var model in comparison.Models)
         {
@@ -74,25 +74,28 @@ public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle st
                 var f = g.Final!;
                 bars.Add(new Bar
                 {
-                    Position = position++, Value = f.PassAt1, FillColor = Colour(g.Objective), LineWidth = 0,
+                    Position = position++, Value = f.PassAt1, FillColor = Colour(g.Objective),
                     Error = f.Problems is int n ? Accuracy.StandardError(f.PassAt1, n) : 0,
+                    LineWidth = 1.5f, LineColor = Colors.Black.WithAlpha(0.7), // the error bar
                 });
                 if (!objectivesShown.Contains(g.Objective)) objectivesShown.Add(g.Objective);
             }
             ticks.Add(((first + position - 1) / 2, model));
-            if (comparison.Baseline(model) is { } baseline)
-            {
-                var segment = plot.Add.Line(first - 0.5, baseline.PassAt1, position - 0.5, baseline.PassAt1);
-                segment.LineColor = Colour(ObjectiveStyle.Base);
-                segment.LineWidth = 2.5f;
-                segment.LinePattern = LinePattern.Dashed;
-                if (!baseShown) segment.LegendText = "base (step 0)";
-                baseShown = true;
-            }
+            if (comparison.Baseline(model) is { } baseline) baselines.Add((first - 0.5, position - 0.5, baseline.PassAt1));
             position += 1; // a gap between models
         }
         if (bars.Count == 0) return null;
         plot.Add.Bars(bars);
+        // Drawn after the bars, so the baseline shows across them.
+        foreach (var (from, to, passAt1) in baselines)
+        {
+            var segment = plot.Add.Line(from, passAt1, to, passAt1);
+            segment.LineColor = Colour(ObjectiveStyle.Base);
+            segment.LineWidth = 2.5f;
+            segment.LinePattern = LinePattern.Dashed;
+            segment.MarkerSize = 0;
+            if (baselines[0].From == from) segment.LegendText = "base (step 0)";
+        }
         foreach (var o in objectivesShown)
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = o, FillColor = Colour(o), OutlineWidth = 0 });
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.Select(t => t.Item1).ToArray(), ticks.Select(t => t.Item2).ToArray());
@@ -109,7 +112,7 @@ public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle st
         var curves = new List<(string Objective, string Label, PassAtKCurve Curve)>();
         if (comparison.BasePassAtK(model) is { } b) curves.Add((ObjectiveStyle.Base, "base (step 0)", b));
         foreach (var g in comparison.GroupsOf(model))
-            if (g.TrainedPassAtK is { } c) curves.Add((g.Objective, g.Objective + (c.Runs > 1 ? $" (mean of {c.Runs} seeds)" : ""), c));
+            if (g.TrainedPassAtK is { } c) curves.Add((g.Objective, $"{g.Objective} (step {c.Step}" + (c.Runs > 1 ? $", mean of {c.Runs} seeds)" : ")"), c));
         if (curves.Count == 0) return null;
         var plot = NewPlot($"pass@k: {model}", "k (samples per problem, log2 scale)", "pass@k (fraction)");
         var ks = new SortedSet<int>();
@@ -128,7 +131,7 @@ public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle st
         return Save(plot, $"passk_{FileSafe(model)}.png");
     }
 
-    /// <summary>One training metric against step, one line per run (smoothed like pass@1, raw values faint behind).</summary>
+    /// <summary>One training metric against step, one line per run (smoothed, raw values faint behind).</summary>
     public string? Training(TrainingMetric metric)
     {
         var plot = NewPlot(metric.Title, "training step", metric.YLabel);
@@ -141,28 +144,36 @@ public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle st
             var xs = points.Select(p => (double)p.Step).ToArray();
             var ys = points.Select(p => p.Get(metric.Key)!.Value).ToList();
             var pattern = ModelPatterns[comparison.Models.ToList().IndexOf(run.Model) % ModelPatterns.Length];
-            if (smooth > 1)
+            if (options.SmoothTrain > 1)
             {
                 var raw = plot.Add.ScatterLine(xs, ys.ToArray(), colour.WithAlpha(0.25));
                 raw.LineWidth = 1;
                 raw.LinePattern = pattern;
             }
-            var line = plot.Add.ScatterLine(xs, Accuracy.TrailingMean(ys, smooth), colour);
+            var line = plot.Add.ScatterLine(xs, Accuracy.TrailingMean(ys, options.SmoothTrain), colour);
             line.LineWidth = 2;
             line.LinePattern = pattern;
-            line.LegendText = run.Label;
+            line.LegendText = comparison.ShortLabel(run);
             drawn++;
         }
         if (drawn == 0) return null;
-        if (smooth > 1) plot.Axes.Bottom.Label.Text = $"training step (line: trailing mean of the last {smooth} steps; faint: raw)";
+        if (options.SmoothTrain > 1) plot.Axes.Bottom.Label.Text = $"training step (line: trailing mean of the last {options.SmoothTrain} steps; faint: raw)";
         return Save(plot, metric.FileName);
     }
+
+    /// <summary>
+    /// ScottPlot falls back to a serif face where its preferred fonts are missing (Debian has DejaVu
+    /// only); use the first sans-serif family installed.
+    /// </summary>
+    static readonly string? SansFont = new[] { "DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica" }
+        .FirstOrDefault(SkiaSharp.SKFontManager.Default.FontFamilies.Contains);
 
     Color Colour(string objective) => Color.FromHex(style.Hex(objective));
 
     static Plot NewPlot(string title, string xLabel, string yLabel)
     {
         var plot = new Plot();
+        if (SansFont != null) plot.Font.Set(SansFont);
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);

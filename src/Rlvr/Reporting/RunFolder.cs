@@ -8,11 +8,7 @@ public sealed record EvalPoint(int Step, double PassAt1, int? Problems, int? Sam
 /// <summary>What a report knows about one run folder.</summary>
 public sealed record Run(
     string Dir, string Name, string Model, string Objective, int? Seed, int? PlannedSteps, bool Finished,
-    IReadOnlyList<MetricRecord> Train, IReadOnlyList<EvalPoint> Evals)
-{
-    /// <summary>Legend text: model, objective and seed.</summary>
-    public string Label => Seed is int s ? $"{Model} {Objective} seed {s}" : $"{Model} {Objective} ({Name})";
-}
+    IReadOnlyList<MetricRecord> Train, IReadOnlyList<EvalPoint> Evals);
 
 /// <summary>
 /// Reads run folders (docs/run-folder.md) for reports. Never throws on a folder's content: what is
