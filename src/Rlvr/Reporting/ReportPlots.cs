@@ -134,7 +134,9 @@ public sealed partial class ReportPlots(Comparison comparison, ObjectiveStyle st
     /// <summary>One training metric against step, one line per run (smoothed, raw values faint behind).</summary>
     public string? Training(TrainingMetric metric)
     {
-        var plot = NewPlot(metric.Title, "training step", metric.YLabel);
+        // With one model, the title names it (the legend then shows only objective and seed).
+        var title = comparison.Models.Count == 1 ? $"{metric.Title}: {comparison.Models[0]}" : metric.Title;
+        var plot = NewPlot(title, "training step", metric.YLabel);
         var drawn = 0;
         foreach (var run in comparison.Runs)
         {
