@@ -17,12 +17,12 @@ public sealed class MetricsWriter : IDisposable
     readonly string path;
     FileStream stream;
 
-    /// <summary>Opens <paramref name="path"/> for appending (creating it and its folder). A partial last line left by a crash is cut off first, so the next line starts on a line of its own.</summary>
+    /// <summary>Opens <paramref name="path"/> for appending (creating it and its folder). A half-written last line left by a crash is cut off first, so the next line starts on a line of its own.</summary>
     public MetricsWriter(string path)
     {
         this.path = path;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        DropPartialLastLine(path);
+        RepairLastLine(path);
         stream = OpenForAppend(path);
     }
 
@@ -117,15 +117,18 @@ public sealed class MetricsWriter : IDisposable
     /// <summary>
     /// Repairs the end of the file before appending: a last line without its newline is either a
     /// complete object (the newline gets added) or what a crash left half-written (it is cut off).
+    /// Works on bytes: a crash can also split a multi-byte character.
     /// </summary>
-    static void DropPartialLastLine(string path)
+    static void RepairLastLine(string path)
     {
         if (!File.Exists(path)) return;
-        var text = File.ReadAllText(path);
-        var tail = text[(text.LastIndexOf('\n') + 1)..];
+        var bytes = File.ReadAllBytes(path);
+        var tailStart = Array.LastIndexOf(bytes, (byte)'\n') + 1;
+        if (tailStart == bytes.Length) return;
+        var tail = System.Text.Encoding.UTF8.GetString(bytes, tailStart, bytes.Length - tailStart);
         if (tail.Trim().Length == 0) return;
         if (IsJsonObject(tail)) File.AppendAllText(path, "\n");
-        else using (var f = new FileStream(path, FileMode.Open, FileAccess.Write)) f.SetLength(System.Text.Encoding.UTF8.GetByteCount(text) - System.Text.Encoding.UTF8.GetByteCount(tail));
+        else using (var f = new FileStream(path, FileMode.Open, FileAccess.Write)) f.SetLength(tailStart);
     }
 
     internal static bool IsJsonObject(string line)

@@ -80,9 +80,12 @@ public class MetricsWriterTests
         using (var metrics = new MetricsWriter(path)) metrics.Append("train", 1, Loss(1));
         File.AppendAllText(path, "{\"type\":\"train\",\"st");
         using (var metrics = new MetricsWriter(path)) metrics.Append("train", 2, Loss(2));
+        // A crash in the middle of a two-byte character ('é' is C3 A9): only C3 reached the file.
+        using (var f = new FileStream(path, FileMode.Append)) f.Write([.. "{\"type\":\"train\",\"skipped\":\""u8, 0xC3]);
+        using (var metrics = new MetricsWriter(path)) metrics.Append("train", 3, Loss(3));
         var log = MetricsReader.Read(path);
         Assert.Empty(log.Problems);
-        Assert.Equal([1, 2], log.Records.Select(r => r.Step));
+        Assert.Equal([1, 2, 3], log.Records.Select(r => r.Step));
     }
 
     [Fact]
