@@ -6,6 +6,7 @@ var root = new RootCommand("rlvr: reinforcement learning from verifiable rewards
 // One line per command; each command lives in Commands/.
 root.Subcommands.Add(SmokeCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 
 // Exceptions reach CliErrors (one clean line for user errors) instead of System.CommandLine's handler.
 return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
