@@ -245,6 +245,7 @@ internal sealed class LayerCheckpoint : torch.autograd.SingleTensorFunction<Laye
         var input = x.detach().requires_grad_();
         var output = layer.Forward(input, inputs);
         torch.autograd.backward([output], [gradOutput]);
-        return [input.grad!.MoveToOuterDisposeScope()];
+        // One entry per argument of apply(layer, x, inputs): only x gets a gradient.
+        return [null!, input.grad!.MoveToOuterDisposeScope(), null!];
     }
 }

@@ -23,7 +23,7 @@ public sealed record SafeTensorInfo(string Name, ScalarType DType, long[] Shape,
 public static class SafeTensors
 {
     /// <summary>Bytes moved per read or write: tensors are streamed in row chunks of about this size, so no whole-file or whole-tensor staging buffer is needed.</summary>
-    internal const long ChunkBytes = 64L << 20;
+    internal const long ChunkBytes = 16L << 20;
 
     static readonly (string Name, ScalarType Type)[] DTypes =
     [
@@ -101,6 +101,7 @@ public static class SafeTensors
 
     static void WriteData(FileStream fs, Tensor t, ScalarType type)
     {
+        using var views = torch.NewDisposeScope();
         foreach (var (chunk, _) in RowChunks(t.detach(), ElementSize(type)))
             using (var scope = torch.NewDisposeScope())
             {
@@ -236,6 +237,7 @@ public sealed class SafeTensorsFile : IDisposable
         var elementSize = SafeTensors.ElementSize(info.DType);
         var rowBytes = info.Shape.Length == 0 ? elementSize : info.Numel / System.Math.Max(1, info.Shape[0]) * elementSize;
         using var noGrad = torch.no_grad();
+        using var views = torch.NewDisposeScope();
         foreach (var (chunk, row) in SafeTensors.RowChunks(target.detach(), elementSize))
             using (torch.NewDisposeScope())
             {
