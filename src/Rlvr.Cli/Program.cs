@@ -7,6 +7,8 @@ var root = new RootCommand("rlvr: reinforcement learning from verifiable rewards
 root.Subcommands.Add(SmokeCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
+root.Subcommands.Add(InitModelCommand.Create());
+root.Subcommands.Add(LogprobsCommand.Create());
 
 // Exceptions reach CliErrors (one clean line for user errors) instead of System.CommandLine's handler.
 return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
