@@ -84,6 +84,32 @@ public class QwenTokenizerTests
         }
     }
 
+    /// <summary>
+    /// NFC is where versions of Unicode disagree (HF normalizes with Unicode 9.0 tables): every combining mark
+    /// and every character with a canonical decomposition, in contexts where marks reorder and compose.
+    /// </summary>
+    [Fact]
+    public void Normalizes_every_combining_mark_and_composite_like_HuggingFace()
+    {
+        var n = 0;
+        for (var cp = 0x80; cp < 0x30000; cp++)
+        {
+            if (cp is >= 0xD800 and <= 0xDFFF or 0xFFFE) continue; // surrogates; .NET refuses to normalize U+FFFE
+            var x = char.ConvertFromUtf32(cp);
+            var category = System.Globalization.CharUnicodeInfo.GetUnicodeCategory(cp);
+            var isMark = category is System.Globalization.UnicodeCategory.NonSpacingMark
+                or System.Globalization.UnicodeCategory.SpacingCombiningMark or System.Globalization.UnicodeCategory.EnclosingMark;
+            var decomposed = x.Normalize(NormalizationForm.FormD);
+            if (!isMark && decomposed == x) continue;
+            var text = isMark ? $"a\u0301{x}\u0334 \u0301{x}a{x}\u0301 e{x}" : $"{x} {decomposed}x{decomposed}\u0323";
+            var expected = TokenizerOracle.HfEncode(text);
+            var actual = Qwen.Encode(text);
+            Assert.True(expected.SequenceEqual(actual), TokenizerOracle.Diff(text, expected, actual));
+            n++;
+        }
+        Assert.True(n > 4000, $"only {n} code points tried");
+    }
+
     /// <summary>Random mixes of the pieces that matter to the regex, NFC and added tokens, plus random code points.</summary>
     static string RandomText(Random rng)
     {
