@@ -9,7 +9,7 @@ public class ChatTemplateTests
     public void Built_in_template_is_Qwen25s_own()
     {
         var file = File.ReadAllText(Rlvr.Assets.Path("assets", "qwen2.5", "chat_template.jinja"));
-        Assert.Equal(file, ChatTemplate.Qwen25Source);
+        Assert.Equal(ChatTemplate.Qwen25Source, file);
         using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Rlvr.Assets.Path("assets", "qwen2.5", "tokenizer_config.json")));
         Assert.Equal(file, config.RootElement.GetProperty("chat_template").GetString());
     }
