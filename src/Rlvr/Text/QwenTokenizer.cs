@@ -77,16 +77,16 @@ public sealed class QwenTokenizer
         var ids = new List<int>(text.Length / 3 + 4);
         // .NET strings may hold lone surrogates, which UTF-8 (and HF, which takes UTF-8) cannot: they become U+FFFD.
         text = ReplaceLoneSurrogates(text);
-        if (rawTokens.IsEmpty) { EncodeUnnormalized(text, ids); return ids; }
+        if (rawTokens.IsEmpty) { EncodeRawPiece(text, ids); return ids; }
         foreach (var (token, piece) in rawTokens.Split(text))
         {
             if (token != null) ids.Add(token.Id);
-            else EncodeUnnormalized(piece, ids);
+            else EncodeRawPiece(piece, ids);
         }
         return ids;
     }
 
-    void EncodeUnnormalized(string piece, List<int> ids)
+    void EncodeRawPiece(string piece, List<int> ids)
     {
         if (nfc) piece = HfNfc.Normalize(piece);
         if (normalizedTokens.IsEmpty) { ids.AddRange(bpe.EncodeToIds(piece)); return; }

@@ -37,17 +37,18 @@ internal sealed class Lexer(string source, string origin)
         while (pos < src.Length)
         {
             var tagStart = NextTagStart(pos);
-            var text = src[pos..(tagStart < 0 ? src.Length : tagStart)];
+            var raw = src[pos..(tagStart < 0 ? src.Length : tagStart)];
+            var text = raw;
             var textLine = line;
             if (stripNextText)
             {
-                var trimmed = text.TrimStart();
                 // What '-' swallowed counts as consumed by the tag, as in Jinja's regex.
-                if (trimmed.Length < text.Length) lineStarting = text[..(text.Length - trimmed.Length)].EndsWith('\n');
-                textLine += Lines(text[..(text.Length - trimmed.Length)]);
-                text = trimmed;
+                var swallowed = raw[..(raw.Length - raw.TrimStart().Length)];
+                if (swallowed.Length > 0) lineStarting = swallowed.EndsWith('\n');
+                textLine += Lines(swallowed);
+                text = raw[swallowed.Length..];
             }
-            Advance(src[pos..(tagStart < 0 ? src.Length : tagStart)]);
+            Advance(raw);
             if (tagStart < 0) { Add(segments, text, textLine); break; }
 
             var kind = src[tagStart + 1];
