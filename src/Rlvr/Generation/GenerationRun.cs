@@ -64,16 +64,25 @@ internal sealed class GenerationRun : IDisposable
         for (var i = 0; i < sequences.Length; i++)
             sequences[i] = new Sequence(i / n, i % n, SequenceRandom.For(p.Seed, i / n, i % n));
 
-        var rows = System.Math.Min(sampler.MaxBatch, sequences.Length);
-        var span = prompts.Max(x => x.Count) - 1 + p.MaxNewTokens;
-        // With more sequences than rows, refilled rows start later than others: leave room so that a
-        // shift (a copy of the cache) is needed only every span/8 steps or more.
-        var positions = sequences.Length <= rows ? span : span + System.Math.Max(16, span / 8);
+        var (rows, positions) = CacheShape(prompts, n, p.MaxNewTokens, sampler.MaxBatch);
         cache = KvCache.Create(model.Config, rows, positions, model.Device, model.DType);
         sequenceOf = Enumerable.Repeat(Idle, rows).ToArray();
         start = new long[rows];
         nextToken = new long[rows];
         position = new long[rows];
+    }
+
+    /// <summary>
+    /// Rows and positions of the main cache: a row holds at most its prompt minus the last token plus
+    /// max_new_tokens entries. With more sequences than rows, refilled rows start later than others: the
+    /// cache gets room to spare so that a shift (a copy of the cache) is needed only every span/8 steps or more.
+    /// </summary>
+    public static (int Rows, int Positions) CacheShape(IReadOnlyList<IReadOnlyList<int>> prompts, int n, int maxNewTokens, int maxBatch)
+    {
+        var sequences = (long)prompts.Count * n;
+        var rows = (int)System.Math.Min(maxBatch, sequences);
+        var span = prompts.Max(x => x.Count) - 1 + maxNewTokens;
+        return (rows, sequences <= rows ? span : span + System.Math.Max(16, span / 8));
     }
 
     public IReadOnlyList<Completion> Execute()

@@ -42,6 +42,14 @@ public sealed class Sampler
         MaxBatch = maxBatch;
     }
 
+    /// <summary>Bytes of the main KV cache that <see cref="Generate"/> allocates for these prompts (the largest allocation besides the model).</summary>
+    public long CacheBytes(IReadOnlyList<IReadOnlyList<int>> prompts, int n, SamplingParams p)
+    {
+        if (prompts.Count == 0) return 0;
+        var (rows, positions) = GenerationRun.CacheShape(prompts, n, p.MaxNewTokens, MaxBatch);
+        return KvCache.BytesFor(Model.Config, rows, positions, Model.Model.DType);
+    }
+
     /// <summary>
     /// n completions for every prompt (token ids, rendered upstream), ordered by (prompt, sample).
     /// Throws <see cref="ArgumentException"/> for an empty prompt, an id outside the vocabulary or bad parameters.

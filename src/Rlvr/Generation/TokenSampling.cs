@@ -8,6 +8,10 @@ namespace Rlvr.Generation;
 /// cross from C# are B uniforms, and B tokens and 2B log-probs come back. Sampling is by inverse CDF:
 /// the token is the first whose cumulative probability reaches u * total, so a sequence's draw depends
 /// only on its own uniform (see <see cref="SequenceRandom"/>), never on the other rows.
+///
+/// A pass over [64, 151936] fp32 logits costs several milliseconds here, so the common case
+/// (temperature 1, no top-k/top-p) takes four: row max, subtract, exp, cumsum; the normaliser is the
+/// last cumulative sum. The logits tensor is consumed (modified in place).
 /// </summary>
 internal static class TokenSampling
 {
@@ -18,45 +22,57 @@ internal static class TokenSampling
     public sealed record Drawn(Tensor Tokens, Tensor LogProbs, Tensor SamplingLogProbs);
 
     /// <summary>
-    /// <paramref name="logits"/> [B, V] fp32 (modified in place: banned tokens become -inf);
-    /// <paramref name="uniforms"/> [B] in (0, 1), unused when greedy; <paramref name="bannedTokens"/> [k] are
-    /// excluded in the rows where <paramref name="bannedRows"/> [B] is true (stop tokens before min_new_tokens).
+    /// <paramref name="logits"/> [B, V] fp32, overwritten; <paramref name="uniforms"/> [B] in (0, 1), unused when
+    /// greedy; <paramref name="bannedTokens"/> [k] are excluded in the rows where <paramref name="bannedRows"/> [B]
+    /// is true (stop tokens before min_new_tokens).
     /// </summary>
     public static Drawn Draw(Tensor logits, SamplingParams p, Tensor uniforms, Tensor? bannedTokens = null, Tensor? bannedRows = null)
     {
-        var rawLogNormaliser = logits.logsumexp(1, keepdim: true);
-        if (bannedTokens is not null && bannedRows is not null) Ban(logits, bannedTokens, bannedRows);
-        Tensor tokens, samplingLogProbs;
+        // log Z of the model at temperature 1 (in logits units), needed separately once tokens are banned.
+        Tensor? logZ = null;
+        var banning = bannedTokens is not null && bannedRows is not null;
+        if (banning)
+        {
+            logZ = logits.logsumexp(1, keepdim: true);
+            Ban(logits, bannedTokens!, bannedRows!);
+        }
         if (p.IsGreedy)
         {
-            tokens = logits.argmax(1, keepdim: true);
-            samplingLogProbs = torch.zeros(logits.shape[0], ScalarType.Float32, logits.device);
+            var best = logits.argmax(1, keepdim: true);
+            logZ ??= logits.logsumexp(1, keepdim: true);
+            return new Drawn(best.squeeze(1), (logits.gather(1, best) - logZ).squeeze(1), torch.zeros(logits.shape[0], ScalarType.Float32, logits.device));
         }
-        else (tokens, samplingLogProbs) = Sample(logits, p, uniforms);
-        // A drawn token is never a banned one, so the in-place ban does not touch the logit read here.
-        var logProbs = (logits.gather(1, tokens) - rawLogNormaliser).squeeze(1);
-        return new Drawn(tokens.squeeze(1), logProbs, samplingLogProbs);
-    }
 
-    /// <summary>Tokens [B, 1] and their log-probs [B] under softmax(logits / T) restricted to top-k, then to the top-p nucleus.</summary>
-    static (Tensor Tokens, Tensor LogProbs) Sample(Tensor logits, SamplingParams p, Tensor uniforms)
-    {
-        var scaled = p.Temperature == 1 ? logits : logits / p.Temperature;
-        var vocab = logits.shape[1];
-        Tensor candidates, logNormaliser;
-        Tensor? candidateIds = null;    // vocabulary ids of the candidates; null = the whole vocabulary in order
-        if (p.TopK > 0 && p.TopK < vocab)
+        var max = logits.amax([1], keepdim: true);
+        var shifted = logits.sub_(max);                        // <= 0: exp cannot overflow
+        var t = p.Temperature;
+        var topK = p.TopK > 0 && p.TopK < logits.shape[1];
+        if (!topK && p.TopP >= 1)
+        {
+            // The whole vocabulary: weights exp(shifted / T), drawn by their running sum.
+            if (t != 1) logZ ??= shifted.exp().sum(1, keepdim: true).log_().add_(max);
+            var weights = (t == 1 ? shifted : shifted.mul_(1 / t)).exp_();
+            var (index, logWeight, logTotal) = InverseCdf(weights, uniforms);
+            var sampling = logWeight - logTotal;
+            // log p at T = 1: shifted = log weight x T; without a ban and at T = 1 it is the sampling log-prob.
+            var model = logZ is null ? sampling : logWeight.mul(t).add_(max).sub_(logZ);
+            return new Drawn(index.squeeze(1), model.squeeze(1), sampling.squeeze(1));
+        }
+
+        logZ ??= shifted.exp().sum(1, keepdim: true).log_().add_(max);
+        var scaled = t == 1 ? shifted : shifted.mul_(1 / t);
+        Tensor candidates, candidateIds, logNormaliser;
+        if (topK)
         {
             (candidates, candidateIds) = scaled.topk(p.TopK, 1);
             logNormaliser = candidates.logsumexp(1, keepdim: true);    // top-k renormalises before top-p
         }
         else
         {
-            logNormaliser = scaled.logsumexp(1, keepdim: true);
-            if (p.TopP < 1) (candidates, candidateIds) = NucleusCandidates(scaled, logNormaliser, p.TopP);
-            else candidates = scaled;
+            // Without a ban, at T = 1 the sampling normaliser is the model's.
+            logNormaliser = t == 1 && !banning ? logZ - max : scaled.logsumexp(1, keepdim: true);
+            (candidates, candidateIds) = NucleusCandidates(scaled, logNormaliser, p.TopP);
         }
-
         var probs = (candidates - logNormaliser).exp_();
         if (p.TopP < 1)
         {
@@ -64,14 +80,22 @@ internal static class TokenSampling
             var massBefore = probs.cumsum(1).sub_(probs);
             probs.masked_fill_(massBefore.ge(p.TopP), 0);
         }
-        var cdf = probs.cumsum(1);
+        var (at, logProb, logSum) = InverseCdf(probs, uniforms);
+        var modelLogProb = candidates.gather(1, at).mul_(t).add_(max).sub_(logZ);
+        return new Drawn(candidateIds.gather(1, at).squeeze(1), modelLogProb.squeeze(1), (logProb - logSum).squeeze(1));
+    }
+
+    /// <summary>
+    /// For nonnegative weights [B, K]: the index [B, 1] of the first entry whose running sum reaches u x total
+    /// (zero weights never qualify), the log of its weight and the log of the total, both [B, 1].
+    /// </summary>
+    static (Tensor Index, Tensor LogWeight, Tensor LogTotal) InverseCdf(Tensor weights, Tensor uniforms)
+    {
+        var cdf = weights.cumsum(1);
         var width = cdf.shape[1];
         var total = cdf.narrow(1, width - 1, 1);
-        var target = uniforms.to(ScalarType.Float32).unsqueeze(1) * total;
-        // The first index whose cumulative mass reaches the target; zero-probability tokens never qualify.
-        var index = torch.searchsorted(cdf, target).clamp_max(width - 1);
-        var logProb = (probs.gather(1, index).log() - total.log()).squeeze(1);
-        return (candidateIds is null ? index : candidateIds.gather(1, index), logProb);
+        var index = torch.searchsorted(cdf, uniforms.to(ScalarType.Float32).unsqueeze(1) * total).clamp_max(width - 1);
+        return (index, weights.gather(1, index).log_(), total.log());
     }
 
     /// <summary>

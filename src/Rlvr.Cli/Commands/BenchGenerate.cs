@@ -1,0 +1,95 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Rlvr.Generation;
+using Rlvr.Model;
+
+namespace Rlvr.Cli.Commands;
+
+/// <summary>
+/// <c>rlvr bench generate</c>: sampler throughput (prefill and decode tokens/s), peak RSS, model FLOPs per
+/// token, the fp32 GEMM throughput of this machine on the model's own matrices, and the efficiency
+/// (achieved model FLOP/s over that GEMM FLOP/s). A subcommand of <c>rlvr bench</c>.
+/// </summary>
+public static class BenchGenerate
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Model folder to load (trained weights are not needed: timings do not depend on them)" };
+        var config = new Option<string?>("--config") { Description = $"Random weights for a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) or a config.json path" };
+        var batch = new Option<int>("--batch") { Description = "Sequences decoded together", DefaultValueFactory = _ => 64 };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Tokens per (random) prompt", DefaultValueFactory = _ => 128 };
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per sequence (stop tokens are off)", DefaultValueFactory = _ => 128 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed for the prompts and the sampling", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "End with one JSON object of the results on the last line" };
+        var cmd = new Command("generate", "Measure the sampler: prefill and decode tokens/s, peak memory, and efficiency against fp32 GEMM on the model's shapes.")
+        {
+            model, config, batch, promptTokens, newTokens, seed, json,
+        };
+        cmd.SetAction(parse =>
+        {
+            var (modelDir, configName) = (parse.GetValue(model), parse.GetValue(config));
+            if ((modelDir is null) == (configName is null)) throw new CliException("give exactly one of --model DIR or --config NAME");
+            var options = new GenerationBench.Options
+            {
+                Batch = parse.GetValue(batch), PromptTokens = parse.GetValue(promptTokens), NewTokens = parse.GetValue(newTokens), Seed = parse.GetValue(seed),
+            };
+            if (options.Batch < 1 || options.PromptTokens < 1 || options.NewTokens < 1)
+                throw new CliException("--batch, --prompt-tokens and --new-tokens must be positive");
+            using var loaded = modelDir is not null ? ModelFolder.Load(modelDir) : RandomModel(configName!);
+            var progress = new ConsoleProgress("bench generate");
+            var r = GenerationBench.Run(loaded, options, progress);
+            progress.Finish();
+            Print(r, loaded, parse.GetValue(json));
+            return 0;
+        });
+        return cmd;
+    }
+
+    static LoadedModel RandomModel(string configName)
+    {
+        if (!Qwen2Config.NamedConfigs.Contains(configName) && !File.Exists(configName))
+            throw new CliException($"--config {configName}: neither a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) nor an existing config.json");
+        var config = Qwen2Config.LoadNamedOrPath(configName);
+        var model = new Qwen2ForCausalLM(config);
+        model.InitializeWeights(0);
+        model.eval();
+        return new LoadedModel($"random {configName}", config, model, GenerationConfig.FromModelConfig(config));
+    }
+
+    static void Print(GenerationBench.Result r, LoadedModel loaded, bool json)
+    {
+        var s = r.Stats;
+        var o = r.Options;
+        var c = CultureInfo.InvariantCulture;
+        void Line(FormattableString text) => Console.WriteLine(text.ToString(c));
+        Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32, {r.Threads} torch threads");
+        Line($"batch {o.Batch}, {o.PromptTokens} prompt + {o.NewTokens} new tokens; KV cache {s.CacheRows} x {s.CachePositions} positions = {s.CacheBytes / 1e6:F0} MB");
+        Line($"prefill: {s.PrefilledTokens} tokens in {s.PrefillSeconds:F2} s = {r.PrefillTokensPerSecond:F0} tokens/s; {r.PrefillFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({r.PrefillGemmRows} rows) {r.PrefillGemmFlopsPerSecond / 1e9:F0} GFLOP/s; efficiency {r.PrefillEfficiency:F2}");
+        Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s; efficiency {r.DecodeEfficiency:F2}");
+        Line($"decode step: {1000 * s.ForwardSeconds / s.DecodeSteps:F1} ms forward + {1000 * s.SamplingSeconds / s.DecodeSteps:F1} ms sampling ({s.DecodeSteps} steps); cache bookkeeping {s.CacheSeconds:F2} s");
+        Line($"peak RSS {r.PeakRssMb:F0} MB");
+        if (!json) return;
+        var obj = new JsonObject
+        {
+            ["decode_tokens_per_s"] = r.DecodeTokensPerSecond,
+            ["prefill_tokens_per_s"] = r.PrefillTokensPerSecond,
+            ["efficiency"] = r.DecodeEfficiency,
+            ["prefill_efficiency"] = r.PrefillEfficiency,
+            ["peak_rss_mb"] = r.PeakRssMb,
+            ["decode_gflop_per_token"] = r.DecodeFlopsPerToken / 1e9,
+            ["prefill_gflop_per_token"] = r.PrefillFlopsPerToken / 1e9,
+            ["gemm_decode_gflops"] = r.DecodeGemmFlopsPerSecond / 1e9,
+            ["gemm_prefill_gflops"] = r.PrefillGemmFlopsPerSecond / 1e9,
+            ["decode_forward_ms_per_step"] = 1000 * s.ForwardSeconds / s.DecodeSteps,
+            ["decode_sampling_ms_per_step"] = 1000 * s.SamplingSeconds / s.DecodeSteps,
+            ["kv_cache_mb"] = s.CacheBytes / 1e6,
+            ["batch"] = o.Batch,
+            ["prompt_tokens"] = o.PromptTokens,
+            ["new_tokens"] = o.NewTokens,
+            ["threads"] = r.Threads,
+            ["model"] = loaded.Directory,
+        };
+        Console.WriteLine(obj.ToJsonString());
+    }
+}
