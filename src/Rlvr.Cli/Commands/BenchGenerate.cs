@@ -57,6 +57,9 @@ public static class BenchGenerate
         return new LoadedModel($"random {configName}", config, model, GenerationConfig.FromModelConfig(config));
     }
 
+    /// <summary>The 1-minute load average (timings on a shared machine depend on it); empty where /proc is missing.</summary>
+    static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "";
+
     static void Print(GenerationBench.Result r, LoadedModel loaded, bool json)
     {
         var s = r.Stats;
@@ -66,20 +69,23 @@ public static class BenchGenerate
         Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32, {r.Threads} torch threads");
         Line($"batch {o.Batch}, {o.PromptTokens} prompt + {o.NewTokens} new tokens; KV cache {s.CacheRows} x {s.CachePositions} positions = {s.CacheBytes / 1e6:F0} MB");
         Line($"prefill: {s.PrefilledTokens} tokens in {s.PrefillSeconds:F2} s = {r.PrefillTokensPerSecond:F0} tokens/s; {r.PrefillFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({r.PrefillGemmRows} rows) {r.PrefillGemmFlopsPerSecond / 1e9:F0} GFLOP/s; efficiency {r.PrefillEfficiency:F2}");
-        Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s; efficiency {r.DecodeEfficiency:F2}");
+        Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s (mean of {r.DecodeGemmPasses} passes between steps; best {r.BestDecodeGemmFlopsPerSecond / 1e9:F0}); efficiency {r.DecodeEfficiency:F2}");
+        Line($"decode, least disturbed: fastest step vs fastest GEMM pass: efficiency {r.BestStepEfficiency:F2}");
         Line($"decode step: {1000 * s.ForwardSeconds / s.DecodeSteps:F1} ms forward + {1000 * s.SamplingSeconds / s.DecodeSteps:F1} ms sampling ({s.DecodeSteps} steps); cache bookkeeping {s.CacheSeconds:F2} s");
-        Line($"peak RSS {r.PeakRssMb:F0} MB");
+        Line($"peak RSS {r.PeakRssMb:F0} MB; load average at the end {LoadAverage()}");
         if (!json) return;
         var obj = new JsonObject
         {
             ["decode_tokens_per_s"] = r.DecodeTokensPerSecond,
             ["prefill_tokens_per_s"] = r.PrefillTokensPerSecond,
             ["efficiency"] = r.DecodeEfficiency,
+            ["efficiency_best_step"] = r.BestStepEfficiency,
             ["prefill_efficiency"] = r.PrefillEfficiency,
             ["peak_rss_mb"] = r.PeakRssMb,
             ["decode_gflop_per_token"] = r.DecodeFlopsPerToken / 1e9,
             ["prefill_gflop_per_token"] = r.PrefillFlopsPerToken / 1e9,
             ["gemm_decode_gflops"] = r.DecodeGemmFlopsPerSecond / 1e9,
+            ["gemm_decode_best_gflops"] = r.BestDecodeGemmFlopsPerSecond / 1e9,
             ["gemm_prefill_gflops"] = r.PrefillGemmFlopsPerSecond / 1e9,
             ["decode_forward_ms_per_step"] = 1000 * s.ForwardSeconds / s.DecodeSteps,
             ["decode_sampling_ms_per_step"] = 1000 * s.SamplingSeconds / s.DecodeSteps,
@@ -89,6 +95,7 @@ public static class BenchGenerate
             ["new_tokens"] = o.NewTokens,
             ["threads"] = r.Threads,
             ["model"] = loaded.Directory,
+            ["load_average"] = LoadAverage(),
         };
         Console.WriteLine(obj.ToJsonString());
     }

@@ -46,6 +46,7 @@ internal sealed class GenerationRun : IDisposable
     readonly Stopwatch prefillTime = new(), forwardTime = new(), samplingTime = new(), cacheTime = new();
     long prefilledTokens, paddedPrefillTokens, generatedTokens, decodeRows, peakPrefixBytes;
     int steps, shifts, compactions;
+    readonly List<double> stepSeconds = [];
 
     public GenerationRun(Sampler sampler, IReadOnlyList<IReadOnlyList<int>> prompts, int n, SamplingParams p,
         IReadOnlyList<int> stopIds, IProgress<GenerationProgress>? progress)
@@ -108,6 +109,7 @@ internal sealed class GenerationRun : IDisposable
         for (var r = 0; r < rows; r++)
             if (sequenceOf[r] == Idle) { start[r] = length; nextToken[r] = 0; position[r] = 0; }
 
+        var stepStart = forwardTime.Elapsed + samplingTime.Elapsed;
         forwardTime.Start();
         var device = model.Device;
         var ids = torch.tensor(nextToken, device: device).view(rows, 1);
@@ -150,6 +152,7 @@ internal sealed class GenerationRun : IDisposable
             }
         }
         samplingTime.Stop();
+        stepSeconds.Add((forwardTime.Elapsed + samplingTime.Elapsed - stepStart).TotalSeconds);
         steps++;
         decodeRows += rows;
     }
@@ -328,6 +331,7 @@ internal sealed class GenerationRun : IDisposable
         PaddedPrefillTokens = paddedPrefillTokens,
         GeneratedTokens = generatedTokens,
         DecodeSteps = steps,
+        StepSeconds = stepSeconds,
         DecodeRows = decodeRows,
         PrefillSeconds = prefillTime.Elapsed.TotalSeconds,
         ForwardSeconds = forwardTime.Elapsed.TotalSeconds,

@@ -92,6 +92,8 @@ public sealed record GenerationStats
     public long PaddedPrefillTokens { get; init; }
     public long GeneratedTokens { get; init; }
     public int DecodeSteps { get; init; }
+    /// <summary>Wall time of each decode step (forward and sampling), in order.</summary>
+    public IReadOnlyList<double> StepSeconds { get; init; } = [];
     /// <summary>Rows computed summed over decode steps (generated tokens plus finished rows not yet compacted).</summary>
     public long DecodeRows { get; init; }
     public double PrefillSeconds { get; init; }

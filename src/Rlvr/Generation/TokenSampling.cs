@@ -99,22 +99,29 @@ internal static class TokenSampling
     }
 
     /// <summary>
-    /// The top tokens of each row, sorted, enough of them to contain the top-p nucleus: the mass of the top k
-    /// must reach top_p in every row (then token k+1 would be dropped anyway). Starts small and grows, so a
-    /// peaked distribution costs a top-64 selection instead of sorting the whole vocabulary.
+    /// The top tokens of each row, sorted, enough of them to contain the top-p nucleus: the top k of a row
+    /// suffice once their mass reaches top_p (token k+1 would be dropped anyway). Every row starts with the
+    /// top <paramref name="k"/>; only the rows whose nucleus is wider go on, with 8 times as many, so one
+    /// uncertain row does not make the whole batch sort its vocabulary. Rows end up padded with -inf.
     /// </summary>
-    static (Tensor Values, Tensor Ids) NucleusCandidates(Tensor scaled, Tensor logNormaliser, double topP)
+    static (Tensor Values, Tensor Ids) NucleusCandidates(Tensor scaled, Tensor logNormaliser, double topP, long k = FirstNucleusWidth)
     {
         var vocab = scaled.shape[1];
-        for (var k = System.Math.Min(FirstNucleusWidth, vocab); ; k = System.Math.Min(vocab, k * 8))
-        {
-            var (values, ids) = scaled.topk((int)k, 1);
-            if (k == vocab) return (values, ids);
-            using var mass = (values - logNormaliser).exp_().sum(1);
-            if (mass.min().item<float>() >= topP) return (values, ids);
-            values.Dispose();
-            ids.Dispose();
-        }
+        k = System.Math.Min(k, vocab);
+        var (values, ids) = scaled.topk((int)k, 1);
+        if (k == vocab) return (values, ids);
+        using var mass = (values - logNormaliser).exp_().sum(1);
+        using var wide = mass.lt(topP).nonzero().squeeze(1);      // rows whose top k hold less than top_p
+        if (wide.shape[0] == 0) return (values, ids);
+
+        var (wideValues, wideIds) = NucleusCandidates(scaled.index_select(0, wide), logNormaliser.index_select(0, wide), topP, k * 8);
+        var width = wideValues.shape[1];
+        var rows = scaled.shape[0];
+        var allValues = torch.cat([values, torch.full(rows, width - k, float.NegativeInfinity, values.dtype, values.device)], 1);
+        var allIds = torch.cat([ids, torch.zeros(rows, width - k, ids.dtype, ids.device)], 1);
+        allValues.index_copy_(0, wide, wideValues);
+        allIds.index_copy_(0, wide, wideIds);
+        return (allValues, allIds);
     }
 
     static void Ban(Tensor logits, Tensor bannedTokens, Tensor bannedRows)
