@@ -72,7 +72,7 @@ public static class BenchGenerate
         Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s (mean of {r.DecodeGemmPasses} passes between steps; best {r.BestDecodeGemmFlopsPerSecond / 1e9:F0}); efficiency {r.DecodeEfficiency:F2}");
         Line($"decode, least disturbed: fastest step vs fastest GEMM pass: efficiency {r.BestStepEfficiency:F2}");
         Line($"decode step: {1000 * s.ForwardSeconds / s.DecodeSteps:F1} ms forward + {1000 * s.SamplingSeconds / s.DecodeSteps:F1} ms sampling ({s.DecodeSteps} steps); cache bookkeeping {s.CacheSeconds:F2} s");
-        Line($"peak RSS {r.PeakRssMb:F0} MB; load average at the end {LoadAverage()}");
+        Line($"peak RSS {r.PeakRssMb:F0} MB ({r.RssBeforeMb:F0} MB with the model loaded, before generating); load average at the end {LoadAverage()}");
         if (!json) return;
         var obj = new JsonObject
         {
@@ -82,6 +82,7 @@ public static class BenchGenerate
             ["efficiency_best_step"] = r.BestStepEfficiency,
             ["prefill_efficiency"] = r.PrefillEfficiency,
             ["peak_rss_mb"] = r.PeakRssMb,
+            ["rss_before_generate_mb"] = r.RssBeforeMb,
             ["decode_gflop_per_token"] = r.DecodeFlopsPerToken / 1e9,
             ["prefill_gflop_per_token"] = r.PrefillFlopsPerToken / 1e9,
             ["gemm_decode_gflops"] = r.DecodeGemmFlopsPerSecond / 1e9,

@@ -45,6 +45,8 @@ public static class GenerationBench
         public required double PrefillGemmFlopsPerSecond { get; init; }
         public required long PrefillGemmRows { get; init; }
         public required double PeakRssMb { get; init; }
+        /// <summary>Resident set when the bench started (the model loaded, nothing generated yet).</summary>
+        public required double RssBeforeMb { get; init; }
 
         public double DecodeTokensPerSecond => Stats.DecodeTokensPerSecond;
         public double PrefillTokensPerSecond => Stats.PrefillTokensPerSecond;
@@ -61,6 +63,7 @@ public static class GenerationBench
     public static Result Run(LoadedModel model, Options o, IProgress<GenerationProgress>? progress = null)
     {
         if (o.Batch < 1 || o.PromptTokens < 1 || o.NewTokens < 1) throw new ArgumentException("batch, prompt tokens and new tokens must be positive");
+        var rssBefore = RssMb("VmRSS:");
         var config = model.Config;
         var random = new Random((int)o.Seed);
         var prompts = Enumerable.Range(0, o.Batch)
@@ -101,6 +104,7 @@ public static class GenerationBench
             PrefillGemmRows = prefillRows,
             BestStepEfficiency = BestStepFlopsPerSecond(stats, o, 2 * linear, attentionPerKey) / probe.Decode.BestFlopsPerSecond,
             PeakRssMb = PeakRssMb(),
+            RssBeforeMb = rssBefore,
         };
     }
 
@@ -189,11 +193,13 @@ public static class GenerationBench
     }
 
     /// <summary>Peak resident set of this process (VmHWM), in MB; 0 where /proc is missing.</summary>
-    public static double PeakRssMb()
+    public static double PeakRssMb() => RssMb("VmHWM:");
+
+    static double RssMb(string field)
     {
         const string status = "/proc/self/status";
         if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:"));
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field));
         return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
     }
 }
