@@ -108,6 +108,8 @@ public sealed class TrainConfig
 
     [TrainOption("Save a checkpoint every N steps (and at the end); 0 = only at the end")]
     public int SaveEvery { get; set; } = 20;
+    [TrainOption("Checkpoints kept (the newest; 0 = all). Each holds the fp32 weights and the AdamW moments: about 16 bytes per parameter")]
+    public int KeepCheckpoints { get; set; } = 2;
     [TrainOption("Random seed (data order, sampling)")]
     public int Seed { get; set; } = 42;
     [TrainOption("Device: cpu, or cuda[:N] where TorchSharp has CUDA")]
