@@ -9,6 +9,7 @@ root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(InitModelCommand.Create());
 root.Subcommands.Add(LogprobsCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 
 // Exceptions reach CliErrors (one clean line for user errors) instead of System.CommandLine's handler.
 return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
