@@ -32,7 +32,7 @@ public sealed class Trainer : IDisposable
     readonly IReadOnlyList<MathProblem> eval;
     readonly Objective objective;
     readonly ObjectiveOptions objectiveOptions;
-    readonly PolicyLossOptions lossOptions;
+    readonly PolicyUpdate update;
     readonly UnusedSamples unused;
     readonly VerifierOptions verifier;
     readonly MetricSink metrics;
@@ -69,7 +69,10 @@ public sealed class Trainer : IDisposable
 
         objective = Objectives.Get(config.Objective);
         objectiveOptions = new ObjectiveOptions((float)config.Lambda, config.GrpoStdNorm);
-        lossOptions = new PolicyLossOptions(config.Clip, config.KlCoef, config.EntropyCoef, PolicyLoss.ParseAggregation(config.LossAgg));
+        update = new PolicyUpdate(policy, optimizer,
+            new PolicyLossOptions(config.Clip, config.KlCoef, config.EntropyCoef, PolicyLoss.ParseAggregation(config.LossAgg)),
+            new UpdateSchedule(config.Epochs, config.MiniBatches, config.GradAccum, config.MicroBatchTokens, config.GradClip, config.MaxNewTokens),
+            reference);
         unused = PolicyLoss.ParseUnused(config.Unused);
         verifier = VerifierOptions.Default with { Extraction = config.RequireBoxed ? ExtractionOptions.BoxedOnly : ExtractionOptions.Default };
 
@@ -151,7 +154,18 @@ public sealed class Trainer : IDisposable
             .Select(x => new Rollout(promptIds[x.c.PromptIndex], x.c.TokenIds, x.c.LogProbs, advantages[x.i].Advantage)).ToList();
         m["samples_kept"] = advantages.Count(a => a.Used);
         var skip = SkipReason(grades, advantages);
-        if (skip is null) skip = Update(rollouts, step, m, times);
+        if (skip is null)
+        {
+            var u = update.Run(rollouts, LearningRate(step));
+            times["time/logprobs"] = u.ForwardSeconds;
+            times["time/backward"] = u.BackwardSeconds;
+            times["time/optimizer"] = u.OptimizerSeconds;
+            m["clip_ratio"] = u.ClipRatio;
+            m["entropy"] = u.Entropy;
+            if (u.Kl is { } kl) m["kl"] = kl;
+            if (u.OptimizerSteps > 0) { m["loss"] = u.Loss; m["grad_norm"] = u.GradNorm; }
+            if (u.NonFinite > 0) skip = $"non-finite loss or gradient: {u.NonFinite} of {u.NonFinite + u.OptimizerSteps} optimizer steps skipped";
+        }
         if (skip is not null) extra["skipped"] = skip;
         m["lr"] = LearningRate(step);
         times["time/step"] = total.Elapsed.TotalSeconds;
@@ -168,97 +182,6 @@ public sealed class Trainer : IDisposable
     }
 
     double LearningRate(int step) => config.WarmupSteps > 0 ? config.Lr * System.Math.Min(1.0, step / (double)config.WarmupSteps) : config.Lr;
-
-    /// <summary>The policy update on the kept rollouts: epochs x mini-batches optimizer steps, each
-    /// accumulated over micro-batches. Returns a skip reason when no update could be made.</summary>
-    string? Update(List<Rollout> rollouts, int step, Dictionary<string, double> m, Dictionary<string, double> times)
-    {
-        policy.Model.train();
-        double lossSum = 0, gradNormSum = 0, clipTokens = 0, entropyTokens = 0, klTokens = 0;
-        long tokens = 0;
-        int updates = 0, nonFinite = 0;
-        var miniBatches = Split(rollouts, config.MiniBatches);
-        for (int epoch = 0; epoch < config.Epochs; epoch++)
-            foreach (var miniBatch in miniBatches)
-            {
-                var sw = Stopwatch.StartNew();
-                optimizer.ZeroGrad();
-                var normalization = new LossNormalization(miniBatch.Sum(r => (long)r.CompletionIds.Length), miniBatch.Count, config.MaxNewTokens);
-                double loss = 0;
-                foreach (var accumulation in Split(miniBatch, config.GradAccum))
-                    foreach (var micro in RolloutBatch.SplitByTokens(accumulation, config.MicroBatchTokens))
-                    {
-                        var stats = MicroBatch(micro, normalization, ref loss);
-                        clipTokens += stats.ClipRatio * stats.Tokens;
-                        entropyTokens += (stats.EntropyMean ?? 0) * stats.Tokens;
-                        klTokens += (stats.KlMean ?? 0) * stats.Tokens;
-                        tokens += stats.Tokens;
-                    }
-                times["time/backward"] = times.GetValueOrDefault("time/backward") + sw.Elapsed.TotalSeconds;
-                sw.Restart();
-                double norm = optimizer.GradNorm();
-                if (!double.IsFinite(norm) || !double.IsFinite(loss))
-                {
-                    nonFinite++;
-                    optimizer.ZeroGrad();
-                }
-                else
-                {
-                    optimizer.ClipGradients(norm, config.GradClip);
-                    optimizer.Update(LearningRate(step));
-                    updates++;
-                    lossSum += loss;
-                    gradNormSum += norm;
-                }
-                times["time/optimizer"] = times.GetValueOrDefault("time/optimizer") + sw.Elapsed.TotalSeconds;
-            }
-        policy.Model.eval();
-        times["time/logprobs"] = 0;   // the policy's log-probs are computed inside the backward pass's forward
-        if (tokens > 0)
-        {
-            m["clip_ratio"] = clipTokens / tokens;
-            m["entropy"] = entropyTokens / tokens;
-            if (reference is not null) m["kl"] = klTokens / tokens;
-        }
-        if (updates == 0) return nonFinite > 0 ? "non-finite loss or gradient: update skipped" : "no update";
-        m["loss"] = lossSum / updates;
-        m["grad_norm"] = gradNormSum / updates;
-        return nonFinite > 0 ? $"non-finite loss or gradient in {nonFinite} of {updates + nonFinite} updates" : null;
-    }
-
-    PolicyLossStats MicroBatch(List<Rollout> micro, LossNormalization normalization, ref double loss)
-    {
-        using var scope = NewDisposeScope();
-        using var batch = RolloutBatch.Create(micro, policy.Model.Device);
-        var hidden = batch.PredictorHidden(policy.Model.Hidden(batch.InputIds, batch.Positions));
-        var (logProbs, entropy) = TokenLogProbs.Compute(hidden, policy.Model.LmHeadWeight, batch.Targets);
-        Tensor? refLogProbs = null;
-        if (reference is not null)
-            using (no_grad())
-            {
-                var refHidden = batch.PredictorHidden(reference.Model.Hidden(batch.InputIds, batch.Positions));
-                refLogProbs = TokenLogProbs.Compute(refHidden, reference.Model.LmHeadWeight, batch.Targets).LogProbs;
-            }
-        var result = PolicyLoss.Compute(logProbs, batch.OldLogProbs, batch.Advantages, batch.Mask, lossOptions, normalization,
-            refLogProbs, entropy);
-        result.Loss.backward();
-        loss += result.Loss.item<float>();
-        return result.Stats;
-    }
-
-    /// <summary>Splits into <paramref name="parts"/> consecutive near-equal parts (fewer when there are fewer items).</summary>
-    static List<List<Rollout>> Split(IReadOnlyList<Rollout> items, int parts)
-    {
-        parts = System.Math.Max(1, System.Math.Min(parts, items.Count));
-        var result = new List<List<Rollout>>();
-        for (int p = 0, start = 0; p < parts; p++)
-        {
-            int size = items.Count / parts + (p < items.Count % parts ? 1 : 0);
-            result.Add(items.Skip(start).Take(size).ToList());
-            start += size;
-        }
-        return result;
-    }
 
     Dictionary<string, double> RolloutMetrics(IReadOnlyList<Completion> completions, GradeResult[] grades, IReadOnlyList<bool>[] correctByPrompt)
     {
