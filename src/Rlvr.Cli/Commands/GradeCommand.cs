@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Rlvr.Math;
+
+namespace Rlvr.Cli.Commands;
+
+/// <summary><c>rlvr grade</c>: grades predictions against gold answers with the math verifier.</summary>
+public static class GradeCommand
+{
+    public static Command Create()
+    {
+        var input = new Option<string?>("--input") { Description = "JSONL file (\"-\" for stdin) of {\"id\", \"gold\", \"prediction\"} lines" };
+        var output = new Option<string?>("--output") { Description = "JSONL file for the results (default: stdout)" };
+        var gold = new Option<string?>("--gold") { Description = "one gold answer (bare, $...$, or a solution with \\boxed{}); use with --prediction" };
+        var prediction = new Option<string?>("--prediction") { Description = "one prediction (bare answer or whole response); use with --gold" };
+        var requireBoxed = new Option<bool>("--require-boxed") { Description = "only a \\boxed{} answer counts; a response without one has no answer" };
+        var noLastNumber = new Option<bool>("--no-last-number") { Description = "do not fall back to the last number of a response" };
+        var verbose = new Option<bool>("--verbose") { Description = "add gold_answer, gold_parsed and prediction_parsed to each result" };
+        var threads = new Option<int>("--threads") { Description = "grading threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+
+        var cmd = new Command("grade", "Grade predictions against gold answers: {\"id\", \"correct\", \"outcome\", \"extracted\", \"reason\"} per line.")
+        {
+            input, output, gold, prediction, requireBoxed, noLastNumber, verbose, threads,
+        };
+        cmd.SetAction(parse =>
+        {
+            var options = new VerifierOptions
+            {
+                Extraction = ExtractionOptions.Default with
+                {
+                    RequireBoxed = parse.GetValue(requireBoxed),
+                    LastNumber = !parse.GetValue(noLastNumber),
+                },
+            };
+            bool details = parse.GetValue(verbose);
+            var g = parse.GetValue(gold);
+            var p = parse.GetValue(prediction);
+            var path = parse.GetValue(input);
+            if (path is null)
+            {
+                if (g is null || p is null) throw new CliException("give --input FILE, or both --gold and --prediction");
+                using var single = JsonLines.Create(parse.GetValue(output));
+                single.Write(ToJson(null, MathVerifier.Grade(g, p, options), details));
+                single.Commit();
+                return 0;
+            }
+            if (g is not null || p is not null) throw new CliException("--gold/--prediction cannot be combined with --input");
+            return GradeFile(path, parse.GetValue(output), options, details, System.Math.Max(1, parse.GetValue(threads)));
+        });
+        return cmd;
+    }
+
+    static int GradeFile(string path, string? outputPath, VerifierOptions options, bool details, int threads)
+    {
+        var rows = new List<(JsonNode? Id, string Gold, string Prediction)>();
+        foreach (var (line, obj) in JsonLines.Read(path))
+            rows.Add((obj["id"]?.DeepClone(), Field(obj, "gold", path, line), Field(obj, "prediction", path, line)));
+
+        var clock = Stopwatch.StartNew();
+        var results = rows.AsParallel().AsOrdered().WithDegreeOfParallelism(threads)
+            .Select(r => MathVerifier.Grade(r.Gold, r.Prediction, options)).ToList();
+        clock.Stop();
+
+        using (var output = JsonLines.Create(outputPath))
+        {
+            for (int i = 0; i < rows.Count; i++) output.Write(ToJson(rows[i].Id, results[i], details));
+            output.Commit();
+        }
+        int correct = results.Count(r => r.Outcome == GradeOutcome.Correct);
+        int none = results.Count(r => r.Outcome == GradeOutcome.NoAnswer);
+        Console.Error.WriteLine($"graded {rows.Count}: {correct} correct, {rows.Count - correct - none} wrong, {none} without an answer " +
+                                $"({rows.Count / System.Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0}/s on {threads} threads)");
+        return 0;
+    }
+
+    static string Field(JsonObject obj, string name, string path, int line)
+    {
+        var node = obj[name] ?? throw new CliException($"{path}:{line}: missing \"{name}\"");
+        if (node is JsonValue v && v.TryGetValue<string>(out var s)) return s;
+        // A number gold such as 42 is accepted as its text.
+        if (node is JsonValue) return node.ToJsonString();
+        throw new CliException($"{path}:{line}: \"{name}\" must be a string");
+    }
+
+    static JsonObject ToJson(JsonNode? id, GradeResult r, bool details)
+    {
+        var o = new JsonObject
+        {
+            ["id"] = id,
+            ["correct"] = r.Correct,
+            ["outcome"] = r.Outcome switch { GradeOutcome.Correct => "correct", GradeOutcome.Wrong => "wrong", _ => "no_answer" },
+            ["extracted"] = r.Extracted,
+            ["reason"] = r.Reason,
+        };
+        if (details)
+        {
+            o["gold_answer"] = r.GoldAnswer;
+            o["gold_parsed"] = r.GoldParsed;
+            o["prediction_parsed"] = r.PredictionParsed;
+        }
+        return o;
+    }
+}
