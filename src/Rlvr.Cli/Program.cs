@@ -6,5 +6,6 @@ var root = new RootCommand("rlvr: reinforcement learning from verifiable rewards
 // One line per command; each command lives in Commands/.
 root.Subcommands.Add(SmokeCommand.Create());
 root.Subcommands.Add(GradeCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 
 return CliErrors.Run(() => root.Parse(args).Invoke());

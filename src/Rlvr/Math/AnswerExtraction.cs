@@ -52,6 +52,8 @@ public static partial class AnswerExtraction
         if (options.BareAnswer && IsBareAnswer(response)) return (response.Trim(), "bare");
         if (options.LastMath && LastMathSegment(response) is { } math) return (math, "last math");
         if (options.LastNumber && LastNumberIn(response) is { } number) return (number, "last number");
+        // A short text the parser does not read ("{Friday}", "4:30 p.m."): compared as text.
+        if (options.BareAnswer && IsShortText(response)) return (response.Trim(), "bare text");
         return (null, "none");
     }
 
@@ -121,12 +123,32 @@ public static partial class AnswerExtraction
         var t = response.Trim();
         if (t.Length > MaxPhraseLength || t.Contains('\n')) return false;
         // Words outside math mean a sentence ("Here is the matrix: $...$"), unless the whole response is one math segment.
-        if (t.Contains('$') || t.Contains(@"\(") || t.Contains(@"\["))
+        if (HasMathDelimiter(t))
         {
             if (MathSegmentAt(t, 0) is not { } seg || seg.End != t.Length) return false;
         }
         var node = MathParser.Parse(LatexNormalizer.Normalize(t));
         return node is not null && (node is not TextNode || Words().Count(t) <= 6);
+    }
+
+    static bool HasMathDelimiter(string t)
+    {
+        for (int i = 0; i < t.Length; i++)
+        {
+            if (t[i] == '$') return true;
+            if (t[i] == '\\' && i + 1 < t.Length)
+            {
+                if (t[i + 1] is '(' or '[') return true;
+                i++;
+            }
+        }
+        return false;
+    }
+
+    static bool IsShortText(string response)
+    {
+        var t = response.Trim();
+        return t.Length <= 60 && !t.Contains('\n') && Words().Count(t) <= 4;
     }
 
     /// <summary>The content of the last math segment of the text.</summary>

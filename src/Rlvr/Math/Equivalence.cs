@@ -516,6 +516,7 @@ internal sealed class Equivalence
     Verdict CompareScalars(MathNode g, MathNode p)
     {
         if (g is BaseNumberNode || p is BaseNumberNode) return CompareBaseNumbers(g, p);
+        if (IsRatio(g) || IsRatio(p)) return CompareRatios(g, p);
         bool gPercent = g is PercentNode, pPercent = p is PercentNode;
         var gx = g is PercentNode gp ? gp.X : g;
         var px = p is PercentNode pp ? pp.X : p;
@@ -525,6 +526,28 @@ internal sealed class Equivalence
         var hundred = new NumberNode(BigRational.FromInteger(100), false, "100");
         var asFraction = gPercent ? CompareValues(new DivNode(gx, hundred), px) : CompareValues(gx, new DivNode(px, hundred));
         return asFraction.IsEqual ? Verdict.Equal("percentage equal as a fraction: " + asFraction.Reason) : v;
+    }
+
+    static bool IsRatio(MathNode n) => n is FuncNode { Name: "ratio" };
+
+    /// <summary>a:b equals c:d when ad = bc (2:4 is 1:2); a:b against a number compares a/b.</summary>
+    Verdict CompareRatios(MathNode g, MathNode p)
+    {
+        if (g is FuncNode { Name: "ratio" } gr && p is FuncNode { Name: "ratio" } pr)
+        {
+            if (gr.Args.Count != pr.Args.Count) return Verdict.Different("ratios of different lengths");
+            for (int i = 1; i < gr.Args.Count; i++)
+            {
+                var v = CompareValues(new ProductNode([gr.Args[i], pr.Args[0]]), new ProductNode([pr.Args[i], gr.Args[0]]));
+                if (!v.IsEqual) return Verdict.Different($"ratios differ: {g} vs {p}");
+            }
+            return Verdict.Equal("proportional ratios");
+        }
+        var ratio = (FuncNode)(IsRatio(g) ? g : p);
+        if (ratio.Args.Count != 2) return Verdict.Different("a ratio against a number");
+        var quotient = new DivNode(ratio.Args[0], ratio.Args[1]);
+        var r = IsRatio(g) ? CompareValues(quotient, p) : CompareValues(g, quotient);
+        return r.IsEqual ? Verdict.Equal("ratio equal to the number: " + r.Reason) : Verdict.Different($"{g} vs {p}");
     }
 
     static Verdict CompareBaseNumbers(MathNode g, MathNode p)

@@ -16,6 +16,9 @@ public static partial class LatexNormalizer
         var s = ReplaceUnicode(answer);
         s = s.Replace("\\$", "").Replace("\\(", " ").Replace("\\)", " ").Replace("\\[", " ").Replace("\\]", " ").Replace("$", " ");
         s = LeftRightDot().Replace(s, "");
+        s = Phantom().Replace(s, "");
+        s = TextBeforeBase().Replace(s, "$1");
+        s = ClockSuffix().Replace(s, " $1m");
         s = SizingCommands().Replace(s, "");
         s = StyleCommands().Replace(s, "");
         s = FracVariants().Replace(s, "\\frac");
@@ -96,6 +99,17 @@ public static partial class LatexNormalizer
         }
         return sb.ToString();
     }
+
+    [GeneratedRegex(@"\\[hv]?phantom\s*(?:\{[^{}]*\}|\\[a-zA-Z]+|.)")]
+    private static partial Regex Phantom();
+
+    /// <summary>\text{A5}_{11}: a number in another base written as text.</summary>
+    [GeneratedRegex(@"\\(?:text|mbox|mathrm)\{([0-9A-Z]+)\}(?=_)")]
+    private static partial Regex TextBeforeBase();
+
+    /// <summary>"p.m." and "a.m." (periods would end the answer).</summary>
+    [GeneratedRegex(@"(?<![a-zA-Z])([ap])\.\s?m\.", RegexOptions.IgnoreCase)]
+    private static partial Regex ClockSuffix();
 
     [GeneratedRegex(@"\\(?:left|right)\.")]
     private static partial Regex LeftRightDot();

@@ -41,7 +41,7 @@ internal static class MathLexer
         "pi", "inf", "infinity", "oo", "and", "or",
         // units of two or three letters (longer words are recognised as words anyway)
         "cm", "mm", "km", "ft", "yd", "mi", "oz", "lb", "kg", "mg", "ml", "hr", "hrs", "min", "mph", "lbs", "yds",
-        "sq", "deg", "cms", "mins", "sec", "secs", "day", "per", "the", "are", "is", "not", "yes", "no",
+        "sq", "deg", "cms", "mins", "sec", "secs", "day", "per", "the", "are", "is", "not", "yes", "no", "am", "pm",
     ];
 
     static readonly HashSet<string> TextCommands =
@@ -72,6 +72,13 @@ internal static class MathLexer
             }
             if (char.IsAsciiLetter(c))
             {
+                // A5_{11}: a number in another base that starts with a digit letter.
+                if (char.IsAsciiLetterUpper(c) && TryBaseNumber(s, i, out int baseEnd, out var digits, out int numberBase) && digits.Any(char.IsAsciiDigit))
+                {
+                    tokens.Add(new Token(TokenKind.BaseNumber, digits, numberBase));
+                    i = baseEnd;
+                    continue;
+                }
                 int j = i;
                 while (j < s.Length && char.IsAsciiLetter(s[j])) j++;
                 i = LexLetters(s, i, j, tokens);

@@ -36,7 +36,12 @@ public sealed class MathParser
 
     // ---------- text answers ----------
 
-    static readonly HashSet<string> Separators = ["and", "or", ",", "and also", "or also"];
+    /// <summary>Words between answers: "and", "or", ", and" (commas and spaces ignored).</summary>
+    static bool IsSeparatorWord(string text)
+    {
+        var w = string.Concat(text.Where(char.IsAsciiLetter)).ToLowerInvariant();
+        return w is "" or "and" or "or" or "andalso" or "orelse";
+    }
 
     static bool IsTextAnswer(List<Token> tokens)
     {
@@ -48,7 +53,7 @@ public sealed class MathParser
                 case TokenKind.Text: hasWords = true; break;
                 case TokenKind.Word:
                     if (MathLexer.Functions.Contains(t.Text) || t.Text is "pi" or "inf" or "infinity" or "oo") return false;
-                    if (!Separators.Contains(t.Text)) hasWords = true;
+                    if (!IsSeparatorWord(t.Text)) hasWords = true;
                     break;
                 case TokenKind.Letter: case TokenKind.End: case TokenKind.Unknown: break;
                 case TokenKind.Op when t.Text is "," or "(" or ")" or ";" or ":" or "'" or "-" or "&": break;
@@ -99,6 +104,9 @@ public sealed class MathParser
     {
         var items = new List<MathNode>();
         SkipAnnotations();
+        while (AcceptSeparator()) SkipAnnotations();
+        // "= 5", "\approx 8.24": a relation sign left over from the sentence the answer was cut from.
+        if (Peek.IsOp("=") || Peek.Is(TokenKind.Command, "approx")) pos++;
         while (Peek.Kind != TokenKind.End)
         {
             items.Add(ParseRelation());
@@ -116,7 +124,7 @@ public sealed class MathParser
     {
         var t = Peek;
         if ((t.Kind == TokenKind.Op && t.Text is "," or ";" or "\\\\")
-            || (t.Kind is TokenKind.Word or TokenKind.Text && Separators.Contains(t.Text.Trim().ToLowerInvariant())))
+            || (t.Kind is TokenKind.Word or TokenKind.Text && IsSeparatorWord(t.Text)))
         {
             pos++;
             return true;
@@ -131,7 +139,7 @@ public sealed class MathParser
         {
             var t = Peek;
             bool isWord = (t.Kind == TokenKind.Text || (t.Kind == TokenKind.Word && !IsMathWord(t.Text)))
-                          && !Separators.Contains(t.Text.Trim().ToLowerInvariant());
+                          && !IsSeparatorWord(t.Text);
             if (isWord)
             {
                 pos++;
@@ -213,7 +221,7 @@ public sealed class MathParser
 
     MathNode ParseSetExpression()
     {
-        var left = ParseAdditive();
+        var left = ParseRatio();
         while (true)
         {
             SetOpKind? kind = Peek.Kind == TokenKind.Command ? Peek.Text switch
@@ -222,9 +230,19 @@ public sealed class MathParser
             } : Peek.Is(TokenKind.Letter, "U") && PeekAt(1).Kind == TokenKind.Op && PeekAt(1).Text is "(" or "[" ? SetOpKind.Union : null;
             if (kind is null) return left;
             pos++;
-            var right = ParseAdditive();
+            var right = ParseRatio();
             left = left is SetOpNode s && s.Kind == kind ? new SetOpNode(kind.Value, [.. s.Items, right]) : new SetOpNode(kind.Value, [left, right]);
         }
+    }
+
+    /// <summary>A ratio a : b (or a : b : c), kept as the function "ratio"; also clock times such as 4:30.</summary>
+    MathNode ParseRatio()
+    {
+        var first = ParseAdditive();
+        if (!Peek.IsOp(":")) return first;
+        var parts = new List<MathNode> { first };
+        while (AcceptOp(":")) parts.Add(ParseAdditive());
+        return new FuncNode("ratio", parts);
     }
 
     MathNode ParseAdditive()
@@ -307,8 +325,7 @@ public sealed class MathParser
     {
         TokenKind.Number or TokenKind.BaseNumber or TokenKind.Letter or TokenKind.BeginEnv => true,
         TokenKind.Word => IsMathWord(t.Text),
-        TokenKind.Command => t.Text is "frac" or "sqrt" or "binom" or "pi" or "infty" or "lfloor" or "lceil" or "langle" or "lvert"
-                             || t.Text.StartsWith("mathbb:", StringComparison.Ordinal) || MathLexer.Functions.Contains(t.Text) || Greek.Contains(t.Text),
+        TokenKind.Command => !NotAtoms.Contains(t.Text) || t.Text is "frac" or "sqrt" or "binom",
         TokenKind.Op => t.Text is "(" or "{" || (t.Text is "|" or "||" && absDepth == 0),
         _ => false,
     };
@@ -513,8 +530,29 @@ public sealed class MathParser
             return new SymbolNode(sym);
         }
         if (MathLexer.Functions.Contains(name) || name is "arg") return ParseFunction(name);
-        throw Fail($"unknown command \\{name}");
+        if (Accents.Contains(name))
+        {
+            // \overline{CD}, \vec{v}: a named object, compared by its name.
+            int start = pos;
+            if (Peek.IsOp("{")) SkipGroup(); else Next();
+            return new SymbolNode("\\" + name + "{" + MathLexer.Join(tokens.Skip(start).Take(pos - start)).Trim('{', '}') + "}");
+        }
+        if (NotAtoms.Contains(name)) throw Fail($"unexpected \\{name}");
+        // \triangle, \angle, \ldots, \heartsuit: a symbol without arguments.
+        return new SymbolNode("\\" + name);
     }
+
+    static readonly HashSet<string> Accents =
+        ["overline", "bar", "hat", "widehat", "vec", "tilde", "widetilde", "dot", "ddot", "underline", "overrightarrow", "overleftrightarrow", "mathring", "check", "breve"];
+
+    /// <summary>Commands that are operators, relations or delimiters: never an atom on their own.</summary>
+    static readonly HashSet<string> NotAtoms =
+    [
+        "cdot", "times", "div", "ast", "pm", "mp", "le", "leq", "ge", "geq", "ne", "neq", "lt", "gt", "in", "notin", "approx", "equiv",
+        "cup", "cap", "setminus", "rfloor", "rceil", "rangle", "rvert", "rVert", "right", "left", "over", "choose", "to", "mid",
+        "quad", "qquad", "colon", "subset", "subseteq", "supset", "implies", "iff", "Rightarrow", "rightarrow", "Leftrightarrow",
+        "sum", "prod", "int", "lim", "frac", "sqrt", "binom", "begin", "end", "pmod", "bmod", "mod", "hline",
+    ];
 
     MathNode Delimited(string func, string close)
     {
