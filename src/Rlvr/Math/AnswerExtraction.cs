@@ -50,10 +50,10 @@ public static partial class AnswerExtraction
         if (options.FinalAnswerPhrases && FinalAnswerPhrase(response) is { } phrase)
             return (BoxedAnswer.Last(phrase) ?? phrase, "phrase");
         if (options.BareAnswer && IsBareAnswer(response)) return (response.Trim(), "bare");
+        // A short text the parser does not read ("{Friday}", "October 30"): compared as text.
+        if (options.BareAnswer && IsShortText(response)) return (response.Trim(), "bare text");
         if (options.LastMath && LastMathSegment(response) is { } math) return (math, "last math");
         if (options.LastNumber && LastNumberIn(response) is { } number) return (number, "last number");
-        // A short text the parser does not read ("{Friday}", "4:30 p.m."): compared as text.
-        if (options.BareAnswer && IsShortText(response)) return (response.Trim(), "bare text");
         return (null, "none");
     }
 
@@ -128,7 +128,7 @@ public static partial class AnswerExtraction
             if (MathSegmentAt(t, 0) is not { } seg || seg.End != t.Length) return false;
         }
         var node = MathParser.Parse(LatexNormalizer.Normalize(t));
-        return node is not null && (node is not TextNode || Words().Count(t) <= 6);
+        return node is not null && (node is not TextNode || (Words().Count(t) <= 6 && !IsSentence(t)));
     }
 
     static bool HasMathDelimiter(string t)
@@ -148,7 +148,22 @@ public static partial class AnswerExtraction
     static bool IsShortText(string response)
     {
         var t = response.Trim();
-        return t.Length <= 60 && !t.Contains('\n') && Words().Count(t) <= 4;
+        return t.Length <= 60 && !t.Contains('\n') && !HasMathDelimiter(t) && Words().Count(t) <= 4 && !IsSentence(t);
+    }
+
+    /// <summary>Words of a sentence about an answer rather than an answer ("I could not solve it", "it is 5").</summary>
+    static readonly HashSet<string> SentenceWords =
+    [
+        "i", "we", "you", "it", "is", "are", "was", "be", "the", "this", "that", "not", "cannot", "can", "could", "don", "have", "has",
+        "do", "does", "did", "solve", "solved", "answer", "know", "idea", "sorry", "think", "get", "got", "so", "thus", "therefore", "hence",
+        "here", "there", "then", "let", "find", "found", "compute", "equals", "unable", "unknown",
+    ];
+
+    static bool IsSentence(string t)
+    {
+        foreach (Match m in Words().Matches(t))
+            if (SentenceWords.Contains(m.Value.ToLowerInvariant())) return true;
+        return t.Split(' ', StringSplitOptions.RemoveEmptyEntries).Any(w => w == "I");
     }
 
     /// <summary>The content of the last math segment of the text.</summary>
@@ -156,15 +171,22 @@ public static partial class AnswerExtraction
     {
         string? last = null;
         int i = 0;
+        // Once an opener has no closer after it, no later opener of its kind has one: skip them (linear time).
+        var unclosed = new HashSet<char>();
         while (i < text.Length)
         {
-            if (MathSegmentAt(text, i) is { } seg)
+            char kind = text[i] == '$' ? '$' : text[i] == '\\' && i + 1 < text.Length && text[i + 1] is '(' or '[' ? text[i + 1] : '\0';
+            if (kind is '$' or '(' or '[' && !unclosed.Contains(kind))
             {
-                if (seg.Content.Trim().Length > 0) last = seg.Content.Trim();
-                i = seg.End;
+                if (MathSegmentAt(text, i) is { } seg)
+                {
+                    if (seg.Content.Trim().Length > 0) last = seg.Content.Trim();
+                    i = seg.End;
+                    continue;
+                }
+                unclosed.Add(kind);
             }
-            else if (text[i] == '\\' && i + 1 < text.Length) i += 2;
-            else i++;
+            i += text[i] == '\\' && i + 1 < text.Length ? 2 : 1;
         }
         return last;
     }

@@ -24,14 +24,17 @@ public static class BoxedAnswer
     {
         var boxes = new List<Box>();
         int from = 0;
+        // Next occurrence of each command at or after `from`, found once and reused (linear in the text).
+        var next = new int[Commands.Length];
+        for (int k = 0; k < Commands.Length; k++) next[k] = NextCommandIndex(text, Commands[k], 0);
         while (true)
         {
             int start = -1;
             string? command = null;
-            foreach (var c in Commands)
+            for (int k = 0; k < Commands.Length; k++)
             {
-                int i = NextCommandIndex(text, c, from);
-                if (i >= 0 && (start < 0 || i < start)) { start = i; command = c; }
+                if (next[k] >= 0 && next[k] < from) next[k] = NextCommandIndex(text, Commands[k], from);
+                if (next[k] >= 0 && (start < 0 || next[k] < start)) { start = next[k]; command = Commands[k]; }
             }
             if (start < 0) return boxes;
             var box = Read(text, start, command!.Length);

@@ -142,11 +142,16 @@ internal sealed class Equivalence
         return null;
     }
 
+    /// <summary>
+    /// A left-hand side that names what is assigned: x, a_1, f(x), f^{-1}(x), (x, y), m\angle A, AB.
+    /// Anything with a number or an operation (7, 2x, x + y) is a condition, not a name.
+    /// </summary>
     static bool IsSymbolLike(MathNode n) => n switch
     {
         SymbolNode => true,
-        // f(x), P(x, y): a function name applied to variables.
-        ProductNode { Factors.Count: 2 } p => p.Factors[0] is SymbolNode && (p.Factors[1] is SymbolNode || p.Factors[1] is TupleNode t && t.Items.All(i => i is SymbolNode)),
+        TupleNode t => t.Items.All(i => i is SymbolNode),
+        PowNode { Base: SymbolNode } p => p.Exp is NegNode { X: NumberNode { Text: "1" } },
+        ProductNode p => p.Factors.All(IsSymbolLike),
         _ => false,
     };
 
@@ -499,8 +504,17 @@ internal sealed class Equivalence
     {
         var a = TextKey(g);
         var b = TextKey(p);
+        // "five" against 5.
+        if (NumberWords.TryGetValue(a, out var na)) a = na.ToString(CultureInfo.InvariantCulture);
+        if (NumberWords.TryGetValue(b, out var nb)) b = nb.ToString(CultureInfo.InvariantCulture);
         return a.Length > 0 && a == b ? Verdict.Equal("same text") : Verdict.Different($"text differs: '{a}' vs '{b}'");
     }
+
+    static readonly Dictionary<string, int> NumberWords = new[]
+    {
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+    }.Select((w, i) => (w, i)).ToDictionary(x => x.w, x => x.i);
 
     /// <summary>Lower-case letters and digits only: \text{(A)} and A, "Odd" and \text{odd} agree.</summary>
     internal static string TextKey(MathNode n)

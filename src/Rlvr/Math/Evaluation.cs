@@ -89,7 +89,7 @@ internal static class ExactEvaluator
                 var n = args[0].Num; var k = args[1].Num;
                 if (k.Sign < 0 || n.Sign < 0 || k > n) return k.Sign < 0 || (n.Sign >= 0 && k > n) ? BigRational.Zero : null;
                 if (k > n - k) k = n - k;
-                if (k > 2000) return null;
+                if (k > 2000 || n.GetBitLength() * (long)k > BigRational.MaxBits) return null;
                 BigInteger r = BigInteger.One;
                 for (int i = 0; i < (int)k; i++) r = r * (n - i) / (i + 1);
                 return BigRational.Create(r, BigInteger.One);

@@ -25,7 +25,7 @@ internal readonly record struct Token(TokenKind Kind, string Text, int Base = 0)
 }
 
 /// <summary>Splits a normalized answer (LaTeX or plain math) into tokens.</summary>
-internal static class MathLexer
+internal static partial class MathLexer
 {
     /// <summary>Functions known by name in plain text and as commands.</summary>
     internal static readonly HashSet<string> Functions =
@@ -273,9 +273,14 @@ internal static class MathLexer
 
     static bool LooksLikeMath(string t)
     {
+        // \text{A, C}: a list of choice letters.
+        if (t.Length > 1 && LetterList().IsMatch(t)) return true;
         foreach (var c in t) if (char.IsAsciiDigit(c) || c is '\\' or '=' or '+' or '^' or '/') return true;
         return false;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\s*\(?[A-Z]\)?(?:\s*(?:,|and|or)\s*\(?[A-Z]\)?)+\s*$")]
+    private static partial System.Text.RegularExpressions.Regex LetterList();
 
     static int SkipSpaces(string s, int i)
     {

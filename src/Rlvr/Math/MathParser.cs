@@ -103,8 +103,8 @@ public sealed class MathParser
     MathNode ParseAnswer()
     {
         var items = new List<MathNode>();
-        SkipAnnotations();
-        while (AcceptSeparator()) SkipAnnotations();
+        // "\text{The answer is } 5": text before the answer is dropped, plain words are not ("March 5" is not 5).
+        while (Peek.Kind == TokenKind.Text || AcceptSeparator()) pos += Peek.Kind == TokenKind.Text ? 1 : 0;
         // "= 5", "\approx 8.24": a relation sign left over from the sentence the answer was cut from.
         if (Peek.IsOp("=") || Peek.Is(TokenKind.Command, "approx")) pos++;
         while (Peek.Kind != TokenKind.End)
@@ -671,7 +671,17 @@ public sealed class MathParser
 
     MathNode ParseSet(string close)
     {
+        // \{x \mid x > 0\}: a set-builder set is represented by its condition (compared as a set of reals).
+        absDepth++;
         var items = ParseItems();
+        absDepth--;
+        if (items.Count == 1 && items[0] is SymbolNode && (Peek.IsOp("|") || Peek.Is(TokenKind.Command, "mid")))
+        {
+            pos++;
+            var condition = ParseRelation();
+            Expect(TokenKind.Op, close);
+            return condition is RelationNode ? condition : throw Fail("set-builder without a condition");
+        }
         Expect(TokenKind.Op, close);
         return new SetNode(items);
     }
