@@ -53,6 +53,8 @@ internal sealed class Equivalence
         }
         if (g is RelationNode || p is RelationNode) return Compare(g, p, level + 1);
 
+        if (g is TextNode gt && TextAsSet(gt) is { } gs) g = gs;
+        if (p is TextNode pt && TextAsSet(pt) is { } ps) p = ps;
         if (g is TextNode || p is TextNode) return CompareText(g, p);
         if (IsIntervalLike(g) || IsIntervalLike(p)) return CompareSets(g, p, level);
         if (IsCollection(g) || IsCollection(p)) return CompareCollections(g, p, level);
@@ -253,8 +255,21 @@ internal sealed class Equivalence
         if (r.Ops.Count == 1)
         {
             var (a, op, b) = (r.Operands[0], r.Ops[0], r.Operands[1]);
-            if (b is SymbolNode && a is not SymbolNode) { (a, b) = (b, a); op = Flip(op); }
-            if (a is not SymbolNode || TreeFacts.HasSymbols(b)) return null;
+            if (IsVariableOrItsAbs(b) && !IsVariableOrItsAbs(a)) { (a, b) = (b, a); op = Flip(op); }
+            if (!IsVariableOrItsAbs(a) || TreeFacts.HasSymbols(b)) return null;
+            if (a is FuncNode)
+            {
+                // |x| < c is (-c, c); |x| > c is (-oo, -c) U (c, oo).
+                var negB = new NegNode(b);
+                return op switch
+                {
+                    RelOp.Lt or RelOp.Le => new IntervalNode(negB, b, op == RelOp.Le, op == RelOp.Le),
+                    RelOp.Gt or RelOp.Ge => new SetOpNode(SetOpKind.Union,
+                        [new IntervalNode(negInf, negB, false, op == RelOp.Ge), new IntervalNode(b, inf, op == RelOp.Ge, false)]),
+                    RelOp.Eq => new SetNode([negB, b]),
+                    _ => null,
+                };
+            }
             return op switch
             {
                 RelOp.Lt => new IntervalNode(negInf, b, false, false),
@@ -276,6 +291,8 @@ internal sealed class Equivalence
         }
         return null;
     }
+
+    static bool IsVariableOrItsAbs(MathNode n) => n is SymbolNode || n is FuncNode { Name: "abs", Args: [SymbolNode] };
 
     static RelOp Flip(RelOp op) => op switch
     {
@@ -352,6 +369,17 @@ internal sealed class Equivalence
                 }
                 return all;
             }
+            case SetOpNode { Kind: SetOpKind.Intersection } x:
+            {
+                var acc = Pieces(x.Items[0]);
+                foreach (var item in x.Items.Skip(1))
+                {
+                    var other = Pieces(item);
+                    if (acc is null || other is null || acc.Concat(other).Any(q => double.IsNaN(q.LoValue) || double.IsNaN(q.HiValue))) return null;
+                    acc = acc.SelectMany(a => other.Select(b => Intersect(a, b))).OfType<Piece>().ToList();
+                }
+                return acc;
+            }
             case SetOpNode { Kind: SetOpKind.Difference, Items.Count: 2 } d:
             {
                 // R \ {0}, [0, 5] \ {2}: remove finitely many points from intervals.
@@ -368,6 +396,15 @@ internal sealed class Equivalence
             default:
                 return IsScalar(n) && n is not RelationNode ? [MakePiece(n, n, true, true)] : null;
         }
+    }
+
+    /// <summary>The common part of two pieces with numeric ends, or null when they do not meet.</summary>
+    static Piece? Intersect(Piece a, Piece b)
+    {
+        var lo = a.LoValue > b.LoValue ? a : b.LoValue > a.LoValue ? b : a with { LoClosed = a.LoClosed && b.LoClosed };
+        var hi = a.HiValue < b.HiValue ? a : b.HiValue < a.HiValue ? b : a with { HiClosed = a.HiClosed && b.HiClosed };
+        var r = new Piece(lo.Lo, hi.Hi, lo.LoClosed, hi.HiClosed, lo.LoValue, hi.HiValue);
+        return r.LoValue < r.HiValue || (r.LoValue == r.HiValue && r.LoClosed && r.HiClosed) ? r : null;
     }
 
     static IEnumerable<Piece> Cut(Piece piece, Piece point)
@@ -509,6 +546,15 @@ internal sealed class Equivalence
         if (NumberWords.TryGetValue(b, out var nb)) b = nb.ToString(CultureInfo.InvariantCulture);
         return a.Length > 0 && a == b ? Verdict.Equal("same text") : Verdict.Different($"text differs: '{a}' vs '{b}'");
     }
+
+    /// <summary>"all real numbers" is (-oo, oo); "no solution" and "none" are the empty set.</summary>
+    static MathNode? TextAsSet(TextNode t) => TextKey(t) switch
+    {
+        "allrealnumbers" or "allreals" or "realnumbers" or "allrealvalues" or "everyrealnumber" =>
+            new IntervalNode(new NegNode(new ConstantNode(Constant.Infinity)), new ConstantNode(Constant.Infinity), false, false),
+        "none" or "nosolution" or "nosolutions" or "norealsolution" or "norealsolutions" or "emptyset" => new SetNode([]),
+        _ => null,
+    };
 
     static readonly Dictionary<string, int> NumberWords = new[]
     {

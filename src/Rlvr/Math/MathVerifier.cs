@@ -75,7 +75,8 @@ public static partial class MathVerifier
             var g = LatexNormalizer.Normalize(goldAnswer);
             var p = LatexNormalizer.Normalize(predictedAnswer);
             if (Squash(g) == Squash(p) && g.Length > 0) return new(true, "identical after normalization", g, p);
-            if (ChoiceLetter(g) is { } gl && LeadingChoiceLetter(p) is { } pl)
+            // Multiple choice: "(C)" against "C", "\textbf{(C) } 7" against "(C)"; a value alone is compared as a value.
+            if (LeadingChoiceLetter(g) is { } gl && LeadingChoiceLetter(p) is { } pl)
                 return new(gl == pl, gl == pl ? $"same choice ({gl})" : $"different choices: ({gl}) vs ({pl})", g, p);
             var gn = MathParser.Parse(g);
             var pn = MathParser.Parse(p);

@@ -233,7 +233,7 @@ public class EquivalenceTests
         { @"x/2", @"\frac{1}{2}x", true },
     };
 
-    /// <summary>Equations (up to a constant factor), x = 3 against 3, inequalities.</summary>
+    /// <summary>Equations (up to a constant factor), x = 3 against 3, assignments f(x) = ..., inequalities.</summary>
     public static TheoryData<string, string, bool> EquationsAndInequalities => new()
     {
         { @"x=3", @"3", true },
@@ -270,9 +270,15 @@ public class EquivalenceTests
         { @"x \in (0,1)", @"(0,1)", true },
         { @"(0,1)", @"x \in (0,1)", true },
         { @"[-1, 1]", @"x \in [-1, 1]", true },
+        { @"(2,3)", @"(x,y)=(2,3)", true },
+        { @"f^{-1}(x) = \frac{x-3}{2}", @"\frac{x-3}{2}", true },
+        { @"m\angle A = 30^\circ", @"30", true },
+        { @"7 = 11a+c", @"7 = 11a+c", true },
+        { @"x + y = 5", @"5", false },
+        { @"2x = 6", @"3", false },
     };
 
-    /// <summary>Intervals with their ends, unions, set differences, inequalities as intervals, sets order-free.</summary>
+    /// <summary>Intervals with their ends, unions, intersections, set differences, inequalities as intervals, sets order-free.</summary>
     public static TheoryData<string, string, bool> IntervalsAndSets => new()
     {
         { @"(0,9)", @"[0,9)", false },
@@ -302,6 +308,16 @@ public class EquivalenceTests
         { @"(-2, 3]", @"-2 < x \le 3", true },
         { @"[1,\infty)", @"x \ge 1", true },
         { @"(-\infty,-1)\cup(1,\infty)", @"x < -1 \text{ or } x > 1", true },
+        { @"(-\infty,-1)\cup(1,\infty)", @"|x| > 1", true },
+        { @"[-2, 2]", @"|x| \le 2", true },
+        { @"(-2, 2)", @"|x| \le 2", false },
+        { @"[0,2] \cap [1,3]", @"[1,2]", true },
+        { @"(0,2) \cap [1,3]", @"[1,2]", false },
+        { @"${1,3} \cup {2,4}$", @"${1,2,3,4}$", true },
+        { @"\mathbb{R}", @"\text{all real numbers}", true },
+        { @"\emptyset", @"\text{no solution}", true },
+        { @"\{x \mid x > 0\}", @"(0, \infty)", true },
+        { @"\{x \mid x > 0\}", @"[0, \infty)", false },
         { @"\{1,2,3\}", @"\{3,2,1\}", true },
         { @"\{1,2\}", @"\{1,2,3\}", false },
         { @"\{1,2\}", @"\{1,2,2\}", true },
@@ -367,7 +383,7 @@ public class EquivalenceTests
         { @"\begin{pmatrix} 2 & 0 \\ 0 & 2 \end{pmatrix}", @"\begin{pmatrix} 2 & 0 \end{pmatrix}", false },
     };
 
-    /// <summary>Text answers, multiple-choice letters, numbers in other bases, named objects.</summary>
+    /// <summary>Text answers, multiple-choice letters, number words, numbers in other bases, named objects.</summary>
     public static TheoryData<string, string, bool> TextAndChoices => new()
     {
         { @"\text{(C)}", @"C", true },
@@ -403,6 +419,15 @@ public class EquivalenceTests
         { @"\overline{CD}", @"\overline{CD}", true },
         { @"\overline{CD}", @"\overline{AB}", false },
         { @"\frac{1}{7}\triangle ABC", @"\frac17\triangle ABC", true },
+        { @"\textbf{(A)}\ 5", @"A", true },
+        { @"\textbf{(A)}\ 5", @"5", true },
+        { @"\textbf{(A)}\ 5", @"(B)", false },
+        { @"\text{A, C}", @"C, A", true },
+        { @"\text{B, E}", @"\text{B, D}", false },
+        { @"5", @"\text{five}", true },
+        { @"\text{March 5}", @"March 5", true },
+        { @"\text{March 5}", @"April 5", false },
+        { @"\text{October 30}", @"\text{October 30}", true },
     };
 
     /// <summary>Whole responses: boxes, final-answer phrases, math segments, numbers; gold solutions with a box.</summary>
