@@ -76,7 +76,10 @@ public static class GradeCommand
 
     static string Field(JsonObject obj, string name, string path, int line)
     {
-        var node = obj[name] ?? throw new CliException($"{path}:{line}: missing \"{name}\"");
+        if (!obj.ContainsKey(name)) throw new CliException($"{path}:{line}: missing \"{name}\"");
+        var node = obj[name];
+        // A null prediction is an empty response (no answer), not a malformed line.
+        if (node is null) return "";
         if (node is JsonValue v && v.TryGetValue<string>(out var s)) return s;
         // A number gold such as 42 is accepted as its text.
         if (node is JsonValue) return node.ToJsonString();
