@@ -577,6 +577,7 @@ internal sealed class Equivalence
     {
         if (g is BaseNumberNode || p is BaseNumberNode) return CompareBaseNumbers(g, p);
         if (IsRatio(g) || IsRatio(p)) return CompareRatios(g, p);
+        if (IsDegrees(g) || IsDegrees(p)) return CompareDegrees(g, p);
         bool gPercent = g is PercentNode, pPercent = p is PercentNode;
         var gx = g is PercentNode gp ? gp.X : g;
         var px = p is PercentNode pp ? pp.X : p;
@@ -586,6 +587,19 @@ internal sealed class Equivalence
         var hundred = new NumberNode(BigRational.FromInteger(100), false, "100");
         var asFraction = gPercent ? CompareValues(new DivNode(gx, hundred), px) : CompareValues(gx, new DivNode(px, hundred));
         return asFraction.IsEqual ? Verdict.Equal("percentage equal as a fraction: " + asFraction.Reason) : v;
+    }
+
+    static bool IsDegrees(MathNode n) => n is FuncNode { Name: "degrees" };
+
+    /// <summary>30^\circ equals 30 as written, and equals \frac{\pi}{6} (its value in radians) against an answer without a degree sign.</summary>
+    Verdict CompareDegrees(MathNode g, MathNode p)
+    {
+        var gx = IsDegrees(g) ? ((FuncNode)g).Args[0] : g;
+        var px = IsDegrees(p) ? ((FuncNode)p).Args[0] : p;
+        var asWritten = CompareScalars(gx, px);
+        if (asWritten.IsEqual || IsDegrees(g) == IsDegrees(p)) return asWritten;
+        var radians = CompareValues(IsDegrees(g) ? g : gx, IsDegrees(p) ? p : px);
+        return radians.IsEqual ? Verdict.Equal("the same angle in radians: " + radians.Reason) : asWritten;
     }
 
     static bool IsRatio(MathNode n) => n is FuncNode { Name: "ratio" };

@@ -262,6 +262,7 @@ internal static class NumericEvaluator
                 return Power(a, Complex.One / k);
             }
             case "abs": return a.Magnitude;
+            case "degrees": return a * (System.Math.PI / 180);
             case "arg": return a.Phase;
             case "floor": return IsReal(a) ? System.Math.Floor(a.Real) : NaN;
             case "ceil": return IsReal(a) ? System.Math.Ceiling(a.Real) : NaN;

@@ -25,8 +25,11 @@ public static partial class LatexNormalizer
         s = BinomVariants().Replace(s, "\\binom");
         s = SpacedDigitGroups().Replace(s, "$1");
         s = s.Replace("\\!", "").Replace("{,}", ",");
+        s = PlainDigitGroups().Replace(s, m => m.Value.Replace(" ", ""));
+        s = IntegerCondition().Replace(s, "");
         s = SpacingCommands().Replace(s, " ");
-        s = Degrees().Replace(s, "");
+        // Degree signs become one marker, \degree, that the parser reads as a postfix.
+        s = Degrees().Replace(s, "\\degree ");
         s = s.Replace("\\%", "%").Replace("\\&", "&");
         s = ThousandsSeparators().Replace(s, m => m.Value.Replace(",", ""));
         s = MixedNumberPlain().Replace(s, m => IsProperFraction(m.Groups[2].Value, m.Groups[3].Value)
@@ -90,7 +93,7 @@ public static partial class LatexNormalizer
                 '\u00bd' => "(1/2)",
                 '\u00bc' => "(1/4)",
                 '\u00be' => "(3/4)",
-                '\u00b0' => "",
+                '\u00b0' => "\\degree ",
                 '\u2205' => "\\emptyset ",
                 '\u00a0' or '\u2009' or '\u202f' => " ",
                 '\u2019' => "'",
@@ -99,6 +102,14 @@ public static partial class LatexNormalizer
         }
         return sb.ToString();
     }
+
+    /// <summary>"1 000 000": plain spaces between groups of three digits.</summary>
+    [GeneratedRegex(@"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d.])")]
+    private static partial Regex PlainDigitGroups();
+
+    /// <summary>", k \in \mathbb{Z}" after a family of solutions (x = \frac{\pi}{4} + k\pi): the condition, not the answer.</summary>
+    [GeneratedRegex(@"[,;]?\s*(?:\\quad|\\text\{\s*(?:where|for|for all|for any)\s*\})?\s*\(?\s*[a-zA-Z]\s*\\in\s*(?:\\mathbb\s*\{?\s*[ZN]\s*\}?|\\mathbf\s*\{?\s*[ZN]\s*\}?|[ZN])\s*\)?\s*$")]
+    private static partial Regex IntegerCondition();
 
     [GeneratedRegex(@"\\[hv]?phantom\s*(?:\{[^{}]*\}|\\[a-zA-Z]+|.)")]
     private static partial Regex Phantom();
@@ -126,14 +137,14 @@ public static partial class LatexNormalizer
     [GeneratedRegex(@"\\(?:dbinom|tbinom)(?![a-zA-Z])")]
     private static partial Regex BinomVariants();
 
-    /// <summary>"1\,000\,000" and "1\;000": thin spaces used as thousands separators.</summary>
-    [GeneratedRegex(@"(\d)\s*\\[,;:]\s*(?=\d{3}(?!\d))")]
+    /// <summary>"1\,000\,000", "1\;000", "1\ 000", "1~000": spaces used as thousands separators.</summary>
+    [GeneratedRegex(@"(\d)\s*(?:\\[,;: ]|~)\s*(?=\d{3}(?!\d))")]
     private static partial Regex SpacedDigitGroups();
 
     [GeneratedRegex(@"(?<!\\)\\(?:,|;|:|>| |quad|qquad|enspace|thinspace|medspace|thickspace|hfill)(?![a-zA-Z])|~|\\hspace\*?\{[^{}]*\}")]
     private static partial Regex SpacingCommands();
 
-    [GeneratedRegex(@"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\^\s*\{\s*\}|\\degree(?![a-zA-Z])|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")]
+    [GeneratedRegex(@"(?:\{\s*\})?\^\s*\{\s*\\circ\s*\}|(?:\{\s*\})?\^\s*\\circ(?![a-zA-Z])|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")]
     private static partial Regex Degrees();
 
     /// <summary>7,425,000 and 1,234.5 (groups of exactly three digits, no space after the comma).</summary>

@@ -383,6 +383,7 @@ public sealed class MathParser
         {
             if (AcceptOp("!")) node = new FuncNode("factorial", [node]);
             else if (AcceptOp("%")) node = new PercentNode(node);
+            else if (AcceptCommand("degree")) node = new FuncNode("degrees", [node]);
             else if (Peek.IsOp("'") && node is SymbolNode s) { pos++; node = new SymbolNode(s.Name + "'"); }
             else return node;
         }
@@ -551,7 +552,7 @@ public sealed class MathParser
         "cdot", "times", "div", "ast", "pm", "mp", "le", "leq", "ge", "geq", "ne", "neq", "lt", "gt", "in", "notin", "approx", "equiv",
         "cup", "cap", "setminus", "rfloor", "rceil", "rangle", "rvert", "rVert", "right", "left", "over", "choose", "to", "mid",
         "quad", "qquad", "colon", "subset", "subseteq", "supset", "implies", "iff", "Rightarrow", "rightarrow", "Leftrightarrow",
-        "sum", "prod", "int", "lim", "frac", "sqrt", "binom", "begin", "end", "pmod", "bmod", "mod", "hline",
+        "sum", "prod", "int", "lim", "frac", "sqrt", "binom", "begin", "end", "pmod", "bmod", "mod", "hline", "degree",
     ];
 
     MathNode Delimited(string func, string close)
