@@ -466,10 +466,12 @@ internal sealed class Equivalence
         if (g is MatrixNode || p is MatrixNode) return CompareMatrices(g, p, level);
         if (g is TupleNode gt && p is TupleNode pt) return CompareOrdered(gt.Items, pt.Items, level, "tuple");
         // An answer list "1, 2" against a tuple "(1, 2)": the same ordered answer without parentheses.
-        if (g is TupleNode t1 && p is AnswerListNode l1 && t1.Items.Count == l1.Items.Count) return CompareOrdered(t1.Items, l1.Items, level, "tuple");
-        if (p is TupleNode t2 && g is AnswerListNode l2 && t2.Items.Count == l2.Items.Count) return CompareOrdered(l2.Items, t2.Items, level, "tuple");
+        if (g is TupleNode t1 && p is AnswerListNode l1 && IsListOfValues(l1, t1.Items.Count)) return CompareOrdered(t1.Items, l1.Items, level, "tuple");
+        if (p is TupleNode t2 && g is AnswerListNode l2 && IsListOfValues(l2, t2.Items.Count)) return CompareOrdered(l2.Items, t2.Items, level, "tuple");
         return CompareUnordered(Items(g), Items(p), level);
     }
+
+    static bool IsListOfValues(AnswerListNode l, int count) => l.Items.Count == count && l.Items.All(i => !IsCollection(i));
 
     static IReadOnlyList<MathNode> Items(MathNode n) => n switch
     {
@@ -589,13 +591,16 @@ internal sealed class Equivalence
         return asFraction.IsEqual ? Verdict.Equal("percentage equal as a fraction: " + asFraction.Reason) : v;
     }
 
-    static bool IsDegrees(MathNode n) => n is FuncNode { Name: "degrees" };
+    static bool IsDegrees(MathNode n) => n is FuncNode { Name: "degrees" } || n is NegNode { X: FuncNode { Name: "degrees" } };
+
+    /// <summary>The number of degrees of an angle written with a degree sign (-5^\circ gives -5).</summary>
+    static MathNode DegreesValue(MathNode n) => n is NegNode neg ? new NegNode(DegreesValue(neg.X)) : ((FuncNode)n).Args[0];
 
     /// <summary>30^\circ equals 30 as written, and equals \frac{\pi}{6} (its value in radians) against an answer without a degree sign.</summary>
     Verdict CompareDegrees(MathNode g, MathNode p)
     {
-        var gx = IsDegrees(g) ? ((FuncNode)g).Args[0] : g;
-        var px = IsDegrees(p) ? ((FuncNode)p).Args[0] : p;
+        var gx = IsDegrees(g) ? DegreesValue(g) : g;
+        var px = IsDegrees(p) ? DegreesValue(p) : p;
         var asWritten = CompareScalars(gx, px);
         if (asWritten.IsEqual || IsDegrees(g) == IsDegrees(p)) return asWritten;
         var radians = CompareValues(IsDegrees(g) ? g : gx, IsDegrees(p) ? p : px);

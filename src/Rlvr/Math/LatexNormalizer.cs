@@ -11,7 +11,8 @@ namespace Rlvr.Math;
 /// </summary>
 public static partial class LatexNormalizer
 {
-    public static string Normalize(string answer)
+    /// <summary>The clean-up; with <paramref name="thousands"/> false, "45,135" stays two numbers instead of 45135.</summary>
+    public static string Normalize(string answer, bool thousands = true)
     {
         var s = ReplaceUnicode(answer);
         s = s.Replace("\\$", "").Replace("\\(", " ").Replace("\\)", " ").Replace("\\[", " ").Replace("\\]", " ").Replace("$", " ");
@@ -31,7 +32,7 @@ public static partial class LatexNormalizer
         // Degree signs become one marker, \degree, that the parser reads as a postfix.
         s = Degrees().Replace(s, "\\degree ");
         s = s.Replace("\\%", "%").Replace("\\&", "&");
-        s = ThousandsSeparators().Replace(s, m => m.Value.Replace(",", ""));
+        if (thousands) s = ThousandsSeparators().Replace(s, m => m.Value.Replace(",", ""));
         s = MixedNumberPlain().Replace(s, m => IsProperFraction(m.Groups[2].Value, m.Groups[3].Value)
             ? $"({m.Groups[1].Value}+{m.Groups[2].Value}/{m.Groups[3].Value})" : m.Value);
         return TrimPunctuation(s);

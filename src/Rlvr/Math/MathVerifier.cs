@@ -74,6 +74,27 @@ public static partial class MathVerifier
             }
             var g = LatexNormalizer.Normalize(goldAnswer);
             var p = LatexNormalizer.Normalize(predictedAnswer);
+            var c = CompareNormalized(g, p);
+            if (c.Equal) return c;
+            // "45,135" is 45135 or the list 45, 135: against a gold list, the prediction may mean the list.
+            var pList = LatexNormalizer.Normalize(predictedAnswer, thousands: false);
+            if (pList != p && MathParser.Parse(g) is AnswerListNode or SetNode && CompareNormalized(g, pList) is { Equal: true } asList)
+                return asList with { Reason = asList.Reason + " (commas in the prediction read as separators)" };
+            // "\cos 58" for "\cos 58^\circ": a degree sign left out inside an expression.
+            bool gDeg = g.Contains(@"\degree", StringComparison.Ordinal), pDeg = p.Contains(@"\degree", StringComparison.Ordinal);
+            if (gDeg != pDeg && CompareNormalized(g.Replace(@"\degree", ""), p.Replace(@"\degree", "")) is { Equal: true } noDegrees)
+                return noDegrees with { Reason = noDegrees.Reason + " (degree signs ignored)" };
+            return c;
+        }
+        catch (Exception e)
+        {
+            return new(false, $"internal error: {e.GetType().Name}: {e.Message}", null, null);
+        }
+    }
+
+    static Comparison CompareNormalized(string g, string p)
+    {
+        {
             if (Squash(g) == Squash(p) && g.Length > 0) return new(true, "identical after normalization", g, p);
             // Multiple choice: "(C)" against "C", "\textbf{(C) } 7" against "(C)"; a value alone is compared as a value.
             if (LeadingChoiceLetter(g) is { } gl && LeadingChoiceLetter(p) is { } pl)
@@ -88,10 +109,6 @@ public static partial class MathVerifier
             }
             var v = Equivalence.Compare(gn, pn);
             return new(v.IsEqual, v.Decision == Decision.Unknown ? "undecided: " + v.Reason : v.Reason, gn.ToString(), pn.ToString());
-        }
-        catch (Exception e)
-        {
-            return new(false, $"internal error: {e.GetType().Name}: {e.Message}", null, null);
         }
     }
 
