@@ -53,13 +53,13 @@ public static class GradeCommand
 
     static int GradeFile(string path, string? outputPath, VerifierOptions options, bool details, int threads)
     {
-        var rows = new List<(JsonNode? Id, string Gold, string Prediction)>();
+        var rows = new List<(JsonNode? Id, string[] Golds, string Prediction)>();
         foreach (var (line, obj) in JsonLines.Read(path))
-            rows.Add((obj["id"]?.DeepClone(), Field(obj, "gold", path, line), Field(obj, "prediction", path, line)));
+            rows.Add((obj["id"]?.DeepClone(), Golds(obj, path, line), Field(obj, "prediction", path, line)));
 
         var clock = Stopwatch.StartNew();
         var results = rows.AsParallel().AsOrdered().WithDegreeOfParallelism(threads)
-            .Select(r => MathVerifier.Grade(r.Gold, r.Prediction, options)).ToList();
+            .Select(r => GradeAny(r.Golds, r.Prediction, options)).ToList();
         clock.Stop();
 
         using (var output = JsonLines.Create(outputPath))
@@ -72,6 +72,26 @@ public static class GradeCommand
         Console.Error.WriteLine($"graded {rows.Count}: {correct} correct, {rows.Count - correct - none} wrong, {none} without an answer " +
                                 $"({rows.Count / System.Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0}/s on {threads} threads)");
         return 0;
+    }
+
+    /// <summary>"gold" is one answer, or an array of acceptable answers (the prediction must match one).</summary>
+    static string[] Golds(JsonObject obj, string path, int line)
+    {
+        if (obj["gold"] is not JsonArray array) return [Field(obj, "gold", path, line)];
+        if (array.Count == 0) throw new CliException($"{path}:{line}: \"gold\" is an empty array");
+        return array.Select(g => g is JsonValue v && v.TryGetValue<string>(out var s) ? s : g?.ToJsonString() ?? "").ToArray();
+    }
+
+    static GradeResult GradeAny(string[] golds, string prediction, VerifierOptions options)
+    {
+        GradeResult? first = null;
+        foreach (var gold in golds)
+        {
+            var r = MathVerifier.Grade(gold, prediction, options);
+            if (r.Correct) return r;
+            first ??= r;
+        }
+        return first!;
     }
 
     static string Field(JsonObject obj, string name, string path, int line)

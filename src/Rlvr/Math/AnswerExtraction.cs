@@ -97,22 +97,35 @@ public static partial class AnswerExtraction
     /// <summary>What follows the last "final answer is" / "answer:" phrase: a math segment, or the rest of the sentence.</summary>
     internal static string? FinalAnswerPhrase(string text)
     {
-        Match? last = null;
-        foreach (Match m in AnswerPhrase().Matches(text)) last = m;
-        if (last is null) return null;
-        var rest = text[(last.Index + last.Length)..].TrimStart();
-        string candidate;
-        if (MathSegmentAt(rest, 0) is { } seg) candidate = seg.Content;
-        else
+        var matches = AnswerPhrase().Matches(text);
+        // The last phrase that is followed by an answer ("the answer is not obvious" is not one).
+        for (int k = matches.Count - 1; k >= 0 && k >= matches.Count - 5; k--)
         {
-            int end = rest.IndexOf('\n');
-            candidate = end < 0 ? rest : rest[..end];
-            // End of the sentence: ". " or a final period; "I hope it is correct" is not part of the answer.
-            int stop = SentenceEnd().Match(candidate) is { Success: true } m ? m.Index : -1;
-            if (stop >= 0) candidate = candidate[..stop];
+            var m = matches[k];
+            int from = m.Index + m.Length;
+            while (from < text.Length && char.IsWhiteSpace(text[from])) from++;
+            string candidate;
+            if (MathSegmentAt(text, from) is { } seg) candidate = seg.Content;
+            else
+            {
+                int end = text.IndexOf('\n', from);
+                candidate = end < 0 ? text[from..] : text[from..end];
+                // End of the sentence: ". " or a final period; "I hope it is correct" is not part of the answer.
+                if (SentenceEnd().Match(candidate) is { Success: true } stop) candidate = candidate[..stop.Index];
+            }
+            candidate = LatexNormalizer.TrimPunctuation(candidate.Trim().Trim('*').Trim());
+            if (candidate.Length > 0 && candidate.Length <= MaxPhraseLength && LooksLikeAnswer(candidate)) return candidate;
         }
-        candidate = LatexNormalizer.TrimPunctuation(candidate.Trim().Trim('*').Trim());
-        return candidate.Length == 0 || candidate.Length > MaxPhraseLength ? null : candidate;
+        return null;
+    }
+
+    /// <summary>Math the parser reads (words allowed around it), a box, or a short text that is not a sentence.</summary>
+    static bool LooksLikeAnswer(string candidate)
+    {
+        if (candidate.Contains(@"\boxed", StringComparison.Ordinal)) return true;
+        var node = MathParser.Parse(LatexNormalizer.Normalize(candidate));
+        if (node is not null && node is not TextNode) return true;
+        return Words().Count(candidate) <= 6 && !IsSentence(candidate);
     }
 
     [GeneratedRegex(@"\.(?:\s|$)|\s+I hope|\s+\(|\s+because\b|\s+since\b|\s+which\b", RegexOptions.IgnoreCase)]

@@ -483,6 +483,8 @@ public class EquivalenceTests
         { @"\frac{3}{4}", @"", false },
         { @"\frac{3}{4}", @"I don't know", false },
         { @"3", @"The answer is \boxed{unclosed", false },
+        { @"5", @"The answer is not obvious. After some work we get x = 5.", true },
+        { @"5", @"The answer is 5 because of symmetry.", true },
         { @"y=3x+2", @"The line is \boxed{y = 3x + 2}.", true },
         { @"20", @"The area is \boxed{20 \text{ cm}^2}.", true },
         { @"\text{B}", @"\boxed{B}", true },

@@ -34,6 +34,25 @@ public class GradeCommandTests
     }
 
     [Fact]
+    public void A_gold_array_accepts_any_of_its_answers_and_numbers_are_text()
+    {
+        var dir = Fixtures.TempDir();
+        var input = Path.Combine(dir, "in.jsonl");
+        File.WriteAllLines(input,
+        [
+            """{"id": 1, "gold": ["2", "\\frac{1}{2}"], "prediction": "0.5"}""",
+            """{"id": 2, "gold": ["2", "3"], "prediction": "4"}""",
+            """{"id": 3, "gold": 42, "prediction": "42.0"}""",
+            """{"id": 4, "gold": "1", "prediction": null}""",
+        ]);
+        var r = CliRunner.Run("grade", "--input", input);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.Equal([true, false, true, false], lines.Select(l => (bool)l["correct"]!));
+        Assert.Equal("no_answer", (string)lines[3]["outcome"]!);
+    }
+
+    [Fact]
     public void Grades_one_pair_from_the_command_line()
     {
         var r = CliRunner.Run("grade", "--gold", @"\dfrac{1}{2}", "--prediction", "0.5", "--verbose");
