@@ -42,6 +42,7 @@ public static class BenchGrade
                 int show = parse.GetValue(failures);
                 foreach (var f in report.Failures.Take(show)) Console.WriteLine("  failure: " + f);
                 foreach (var m in report.ShuffledMatchExamples.Take(show)) Console.WriteLine("  shuffled match: " + m);
+                foreach (var m in report.NearMissExamples.Take(show)) Console.WriteLine("  near miss graded correct: " + m);
             }
             return 0;
         });

@@ -169,6 +169,15 @@ internal sealed class Equivalence
                 ? Verdict.Equal("same relation, equal sides") : Verdict.Different("different relations");
         }
         if (gs.Count != ps.Count) return Verdict.Different("different number of relations");
+        if (!g.Operands.Any(TreeFacts.HasSymbols) && !p.Operands.Any(TreeFacts.HasSymbols))
+        {
+            // Statements about numbers (2/3 ~ 0.67): the same numbers in the same relations, read either way round.
+            bool Same(IReadOnlyList<MathNode> a, IReadOnlyList<MathNode> b) => a.Zip(b).All(t => Compare(t.First, t.Second, MaxLevel - 1).IsEqual);
+            if (g.Ops.SequenceEqual(p.Ops) && Same(g.Operands, p.Operands)) return Verdict.Equal("the same statement about numbers");
+            if (g.Ops.SequenceEqual(p.Ops.Reverse().Select(Flip)) && Same(g.Operands, p.Operands.Reverse().ToList()))
+                return Verdict.Equal("the same statement about numbers, reversed");
+            return Verdict.Different($"different statements about numbers: {g} vs {p}");
+        }
         var used = new bool[ps.Count];
         foreach (var (diff, op) in gs)
         {

@@ -451,12 +451,38 @@ public sealed class MathParser
             pos++;
             return new SymbolNode(letter + "_" + ParseSubscriptText());
         }
+        if (FunctionLetters.Contains(letter) && FunctionApplication() is { } args) return new SymbolNode($"{letter}({args})");
         return letter switch
         {
             "e" => new ConstantNode(Constant.E),
             "i" => new ConstantNode(Constant.I),
             _ => new SymbolNode(letter),
         };
+    }
+
+    /// <summary>Letters that name functions in contest answers: f(2) is a value of f, not f times 2.</summary>
+    static readonly HashSet<string> FunctionLetters = ["f", "g", "h", "p", "q", "F", "G", "H", "P", "Q"];
+
+    /// <summary>"(2)", "(x)", "(-1, y)" right after a function letter: consumed and returned as text; null (nothing consumed) otherwise.</summary>
+    string? FunctionApplication()
+    {
+        if (!Peek.IsOp("(")) return null;
+        var parts = new List<string>();
+        int k = 1;
+        while (true)
+        {
+            string sign = "";
+            if (PeekAt(k).IsOp("-")) { sign = "-"; k++; }
+            var t = PeekAt(k);
+            if (t.Kind is not (TokenKind.Number or TokenKind.Letter)) return null;
+            parts.Add(sign + t.Text);
+            var next = PeekAt(k + 1);
+            k += 2;
+            if (next.IsOp(")")) break;
+            if (!next.IsOp(",")) return null;
+        }
+        pos += k;
+        return string.Join(",", parts);
     }
 
     /// <summary>The subscript of a variable as text: a_1, a_{n+1}, x_{10}.</summary>

@@ -17,15 +17,20 @@ public sealed record CorpusReport
     public int TargetEqual { get; init; }
     public int Variants { get; init; }
     public int VariantsEqual { get; init; }
+    /// <summary>Golds with their last digit changed (a near miss) that still graded correct.</summary>
+    public int NearMisses { get; init; }
+    public int NearMissMatches { get; init; }
     public int ShuffledPairs { get; init; }
     public int ShuffledMatches { get; init; }
     public double Seconds { get; init; }
     public List<string> Failures { get; init; } = [];
     public List<string> ShuffledMatchExamples { get; init; } = [];
+    public List<string> NearMissExamples { get; init; } = [];
 
     public override string ToString() =>
         $"{Solutions} solutions: {Extracted} with an extractable answer ({EmptyBoxes} more with an empty box), {SelfEqual} equal to themselves, " +
         $"{TargetEqual} equal to the dataset's target; {VariantsEqual}/{Variants} re-typeset variants equal; " +
+        $"{NearMissMatches}/{NearMisses} near misses (last digit changed) graded correct; " +
         $"{ShuffledMatches}/{ShuffledPairs} shuffled pairs of different answers matched " +
         $"({100.0 * ShuffledMatches / System.Math.Max(1, ShuffledPairs):F3} %); {Seconds:F1} s";
 }
@@ -91,14 +96,19 @@ public static class VerifierCorpus
                 pairs.Add((a, b));
         }
         var matches = pairs.AsParallel().Where(p => MathVerifier.Compare(p.Item1, p.Item2).Equal).ToList();
+        var nearMisses = golds.Select((g, i) => (i, Miss: g is null ? null : NearMiss(g))).Where(x => x.Miss is not null).ToList();
+        var nearMatches = nearMisses.AsParallel().Where(x => MathVerifier.Grade(items[x.i].Solution, x.Miss!).Correct)
+            .Select(x => $"{golds[x.i]}  ~  {x.Miss}").ToList();
         clock.Stop();
         return new CorpusReport
         {
             Solutions = items.Count, Extracted = extracted, EmptyBoxes = empty, SelfEqual = self, TargetEqual = target,
             Variants = variants, VariantsEqual = variantsEqual,
+            NearMisses = nearMisses.Count, NearMissMatches = nearMatches.Count,
             ShuffledPairs = pairs.Count, ShuffledMatches = matches.Count, Seconds = clock.Elapsed.TotalSeconds,
             Failures = failures,
             ShuffledMatchExamples = matches.Take(maxFailures).Select(p => $"{p.Item1}  ~  {p.Item2}").ToList(),
+            NearMissExamples = nearMatches.Take(maxFailures).ToList(),
         };
     }
 
@@ -127,6 +137,14 @@ public static class VerifierCorpus
             else failures.Add($"{name} variant differs: {gold}  vs  {text.Trim()} ({r.Reason})");
         }
         return new ItemResult(gold, false, selfResult.Correct, targetEqual, n, ok, failures);
+    }
+
+    /// <summary>The answer with its last digit changed (7 to 8, 9 to 0): almost always a different value.</summary>
+    static string? NearMiss(string gold)
+    {
+        for (int i = gold.Length - 1; i >= 0; i--)
+            if (char.IsAsciiDigit(gold[i])) return gold[..i] + (char)('0' + (gold[i] - '0' + 1) % 10) + gold[(i + 1)..];
+        return null;
     }
 
     static string Squash(string s) => string.Concat(s.Where(c => !char.IsWhiteSpace(c)));

@@ -285,6 +285,12 @@ public class EquivalenceTests
         { @"7 = 11a+c", @"7 = 11a+c", true },
         { @"x + y = 5", @"5", false },
         { @"2x = 6", @"3", false },
+        { @"f(2) < f(1) < f(4)", @"f(2) < f(1) < f(5)", false },
+        { @"f(2) < f(1) < f(4)", @"f(4) > f(1) > f(2)", true },
+        { @"\frac23 \approx 0.67", @"\frac23 \approx 0.68", false },
+        { @"0.56 = 56\%", @"0.56 = 56\%", true },
+        { @"p(1-p)", @"p - p^2", true },
+        { @"f(x) = x^2", @"f(x) = x^{2}", true },
     };
 
     /// <summary>Intervals with their ends, unions, intersections, set differences, inequalities as intervals, sets order-free.</summary>

@@ -39,6 +39,15 @@ public class VerifierCorpusTests
         Assert.True(r.ShuffledMatches <= r.ShuffledPairs / 1000, string.Join("\n", r.ShuffledMatchExamples));
     }
 
+    [Fact]
+    public void Near_misses_are_wrong()
+    {
+        var r = Corpus.Value.Report;
+        Assert.True(r.NearMisses > 12_000);
+        // The few that pass change only a unit's exponent (2400\mbox{ cm}^2 against 2400\mbox{ cm}^3): units are dropped.
+        Assert.True(r.NearMissMatches <= r.NearMisses / 1000, string.Join("\n", r.NearMissExamples));
+    }
+
     [Theory]
     [InlineData(@"\frac{1}{2}", @"\frac12")]
     [InlineData(@"\frac{3}{8}", "0.375")]
