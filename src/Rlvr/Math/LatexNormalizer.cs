@@ -18,6 +18,7 @@ public static partial class LatexNormalizer
         s = s.Replace("\\$", "").Replace("\\(", " ").Replace("\\)", " ").Replace("\\[", " ").Replace("\\]", " ").Replace("$", " ");
         s = LeftRightDot().Replace(s, "");
         s = Phantom().Replace(s, "");
+        s = Ordinal().Replace(s, "$1");
         s = TextBeforeBase().Replace(s, "$1");
         s = ClockSuffix().Replace(s, " $1m");
         s = SizingCommands().Replace(s, "");
@@ -103,6 +104,10 @@ public static partial class LatexNormalizer
         }
         return sb.ToString();
     }
+
+    /// <summary>5th, 21^{st}, 3^{\text{rd}}: ordinal suffixes after a number.</summary>
+    [GeneratedRegex(@"(\d)\s*(?:\^\s*\{?\s*(?:\\(?:text|mathrm|textrm)\s*\{\s*)?(?:st|nd|rd|th)\s*\}?\s*\}?|(?:st|nd|rd|th)(?![a-zA-Z]))")]
+    private static partial Regex Ordinal();
 
     /// <summary>"1 000 000": plain spaces between groups of three digits.</summary>
     [GeneratedRegex(@"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d.])")]

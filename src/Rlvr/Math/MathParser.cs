@@ -5,7 +5,7 @@ namespace Rlvr.Math;
 /// <summary>
 /// Recursive-descent parser from a normalized answer (LaTeX or plain math) to a <see cref="MathNode"/>.
 /// Precedence, loosest first: answer list (",", ";", "and", "or") &gt; relation (= &lt; \le \in ...)
-/// &gt; set operation (\cup) &gt; sum (+ - \pm) &gt; product (\cdot / implicit) &gt; unary minus
+/// &gt; set operation (\cup) &gt; ratio (:) &gt; sum (+ - \pm) &gt; product (\cdot / implicit) &gt; unary minus
 /// &gt; power &gt; postfix (! %) &gt; atom. Nesting depth and token count are capped so that any input
 /// parses in bounded time and stack.
 /// </summary>
@@ -104,7 +104,11 @@ public sealed class MathParser
     {
         var items = new List<MathNode>();
         // "\text{The answer is } 5": text before the answer is dropped, plain words are not ("March 5" is not 5).
-        while (Peek.Kind == TokenKind.Text || AcceptSeparator()) pos += Peek.Kind == TokenKind.Text ? 1 : 0;
+        while (true)
+        {
+            if (Peek.Kind == TokenKind.Text) pos++;
+            else if (!AcceptSeparator()) break;
+        }
         // "= 5", "\approx 8.24": a relation sign left over from the sentence the answer was cut from.
         if (Peek.IsOp("=") || Peek.Is(TokenKind.Command, "approx")) pos++;
         while (Peek.Kind != TokenKind.End)

@@ -194,6 +194,10 @@ public class EquivalenceTests
         { @"\frac12", @"\bigl(\frac12\bigr)", true },
         { @"1,5", @"1, 5", true },
         { @"4:30 \text{ p.m.}", @"4:30 p.m.", true },
+        { @"5", @"5th", true },
+        { @"21", @"21^{\text{st}}", true },
+        { @"10", @"10 ways", true },
+        { @"1, 2, 3", @"1^{st}, 2, 3", true },
     };
 
     /// <summary>Expressions with variables, compared at random points.</summary>
