@@ -18,6 +18,7 @@ public static partial class LatexNormalizer
         s = s.Replace("\\$", "").Replace("\\(", " ").Replace("\\)", " ").Replace("\\[", " ").Replace("\\]", " ").Replace("$", " ");
         s = LeftRightDot().Replace(s, "");
         s = Phantom().Replace(s, "");
+        s = VerticalBars().Replace(s, m => m.Value.Contains('V') ? "\\|" : "|");
         s = Ordinal().Replace(s, "$1");
         s = TextBeforeBase().Replace(s, "$1");
         s = ClockSuffix().Replace(s, " $1m");
@@ -104,6 +105,10 @@ public static partial class LatexNormalizer
         }
         return sb.ToString();
     }
+
+    /// <summary>\vert, \lvert, \rvert (|) and \Vert, \lVert, \rVert (\|): absolute values and norms.</summary>
+    [GeneratedRegex(@"\\[lr]?(?:vert|Vert)(?![a-zA-Z])")]
+    private static partial Regex VerticalBars();
 
     /// <summary>5th, 21^{st}, 3^{\text{rd}}: ordinal suffixes after a number.</summary>
     [GeneratedRegex(@"(\d)\s*(?:\^\s*\{?\s*(?:\\(?:text|mathrm|textrm)\s*\{\s*)?(?:st|nd|rd|th)\s*\}?\s*\}?|(?:st|nd|rd|th)(?![a-zA-Z]))")]

@@ -543,8 +543,6 @@ public sealed class MathParser
             case "emptyset" or "varnothing": return new SetNode([]);
             case "lfloor": return Delimited("floor", "rfloor");
             case "lceil": return Delimited("ceil", "rceil");
-            case "lvert": return Delimited("abs", "rvert");
-            case "lVert": return Delimited("abs", "rVert");
             case "langle":
             {
                 var items = ParseItems();
@@ -580,7 +578,7 @@ public sealed class MathParser
     static readonly HashSet<string> NotAtoms =
     [
         "cdot", "times", "div", "ast", "pm", "mp", "le", "leq", "ge", "geq", "ne", "neq", "lt", "gt", "in", "notin", "approx", "equiv",
-        "cup", "cap", "setminus", "rfloor", "rceil", "rangle", "rvert", "rVert", "right", "left", "over", "choose", "to", "mid",
+        "cup", "cap", "setminus", "rfloor", "rceil", "rangle", "right", "left", "over", "choose", "to", "mid",
         "quad", "qquad", "colon", "subset", "subseteq", "supset", "implies", "iff", "Rightarrow", "rightarrow", "Leftrightarrow",
         "sum", "prod", "int", "lim", "frac", "sqrt", "binom", "begin", "end", "pmod", "bmod", "mod", "hline", "degree",
     ];

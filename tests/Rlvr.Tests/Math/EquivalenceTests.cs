@@ -214,6 +214,8 @@ public class EquivalenceTests
         { @"10x \sqrt{21x}", @"\sqrt{2100x^3}", true },
         { @"\sqrt{x^2}", @"x", true },
         { @"|x-1|", @"|1-x|", true },
+        { @"|x|", @"\left\lvert x \right\rvert", true },
+        { @"|x|", @"\vert x\vert", true },
         { @"\frac{a}{b}", @"a/b", true },
         { @"\frac{a}{b}", @"b/a", false },
         { @"\frac{n(n+1)}{2}", @"\binom{n+1}{2}", true },
