@@ -8,5 +8,6 @@ public static class BenchCommand
     public static Command Create() => new("bench", "Benchmarks of rlvr's stages.")
     {
         BenchGrade.Create(),
+        BenchTokenize.Create(),
     };
 }
