@@ -14,7 +14,8 @@ namespace Rlvr.Model;
 /// 2 x 24 x 64 x 2 x 1024 x 64 x 4 = 1.61 GB.
 ///
 /// For the sampler: prefill each prompt once, then <see cref="RepeatRows"/> to n samples per prompt;
-/// <see cref="SelectRows"/> drops finished rows (or reorders, or repeats) in place.
+/// <see cref="SelectRows"/> drops finished rows (or reorders, or repeats) in place; <see cref="CopyRowsFrom"/>
+/// and <see cref="Shift"/> let a sampler refill freed rows with new prompts while the others decode.
 /// The cache's tensors are not in any dispose scope: <see cref="Dispose"/> frees them.
 /// </summary>
 public sealed class KvCache : IDisposable
@@ -84,6 +85,50 @@ public sealed class KvCache : IDisposable
     {
         using var indices = torch.arange(Batch, ScalarType.Int64, Device).repeat_interleave(times);
         SelectRows(indices);
+    }
+
+    /// <summary>
+    /// Copies rows <paramref name="sourceRows"/> of <paramref name="source"/>'s filled part [0, source.Length)
+    /// into rows <paramref name="targetRows"/> of this cache at [Length - source.Length, Length), so both end
+    /// at this cache's current length (the sampler's refill: a prefilled, left-padded prompt joins a batch
+    /// that is already decoding). Needs Length >= source.Length.
+    /// </summary>
+    public void CopyRowsFrom(KvCache source, Tensor sourceRows, Tensor targetRows)
+    {
+        if (source.Length > Length)
+            throw new ArgumentException($"cannot copy {source.Length} cached positions into a cache filled to {Length}");
+        if (source.Length == 0) return;
+        using var noGrad = torch.no_grad();
+        for (var l = 0; l < keys.Length; l++)
+            using (var scope = torch.NewDisposeScope())
+            {
+                keys[l].narrow(2, Length - source.Length, source.Length)
+                    .index_copy_(0, targetRows, source.keys[l].narrow(2, 0, source.Length).index_select(0, sourceRows));
+                values[l].narrow(2, Length - source.Length, source.Length)
+                    .index_copy_(0, targetRows, source.values[l].narrow(2, 0, source.Length).index_select(0, sourceRows));
+            }
+    }
+
+    /// <summary>
+    /// Moves the filled part of every row by <paramref name="offset"/> positions: negative drops the first
+    /// -offset positions (frees room at the end), positive inserts offset positions of garbage at the
+    /// start (which an attention mask must hide). Length changes by offset. Rotary embeddings are already
+    /// applied to cached keys, so moved entries stay valid.
+    /// </summary>
+    public void Shift(long offset)
+    {
+        if (offset == 0) return;
+        if (Length + offset < 0 || Length + offset > MaxLength)
+            throw new ArgumentException($"cannot shift a cache filled to {Length}/{MaxLength} by {offset}");
+        var kept = offset < 0 ? Length + offset : Length;
+        if (kept > 0)
+        {
+            using var noGrad = torch.no_grad();
+            foreach (var t in keys.Concat(values))
+                using (var moved = t.narrow(2, System.Math.Max(0, -offset), kept).clone())  // source and target overlap
+                    t.narrow(2, System.Math.Max(0, offset), kept).copy_(moved);
+        }
+        Length += offset;
     }
 
     static Tensor Replace(Tensor old, Tensor replacement)
