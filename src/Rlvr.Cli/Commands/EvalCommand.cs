@@ -56,8 +56,10 @@ public static class EvalCommand
             var verifier = VerifierOptions.Default with { Extraction = parse.GetValue(requireBoxed) ? ExtractionOptions.BoxedOnly : ExtractionOptions.Default };
             var settings = new EvalSettings(Path.GetFileName(loaded.Directory.TrimEnd('/')), parse.GetValue(data)!, 0,
                 sampling.Temperature, sampling.TopP, sampling.MaxNewTokens);
+            var progress = new ConsoleProgress("eval");
             var result = Evaluator.Run(sampler, encoder, problems, new EvalRequest(samples, ks, sampling, parse.GetValue(greedy), verifier),
-                settings, new ConsoleProgress(Console.Error, "eval"));
+                settings, progress);
+            progress.Finish();
 
             var outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace Rlvr.Training;
 
@@ -166,10 +167,13 @@ public sealed class TrainConfig
     public TrainConfig Clone() => FromJson(ToJson(), "clone");
 
     /// <summary>The display name in reports: <see cref="ModelName"/> or the model folder's last part.</summary>
+    [JsonIgnore]
     public string DisplayModelName => ModelName ?? Path.GetFileName(Model.TrimEnd('/', '\\'));
 
+    [JsonIgnore]
     public int PromptsPerStep => RolloutBatchSize / RolloutsPerPrompt;
 
+    [JsonIgnore]
     public IReadOnlyList<int> EvalKs => EvalK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"eval_k: '{k}' is not a positive integer")).ToArray();
 

@@ -100,6 +100,7 @@ public sealed class Trainer : IDisposable
         else if (File.Exists(Path.Combine(runDir, MetricsWriter.FileName)))
             throw new IOException($"{runDir} already holds a run (metrics.jsonl); use --resume {runDir} to continue it or choose another --out");
         Directory.CreateDirectory(runDir);
+        config.ModelName ??= config.DisplayModelName;
         if (!resume) AtomicFile.WriteAllText(Path.Combine(runDir, ConfigFile), config.ToJson());
         using var trainer = new Trainer(config, console, resume);
         trainer.Loop();
@@ -133,11 +134,13 @@ public sealed class Trainer : IDisposable
         // Rollouts.
         var problems = PromptSchedule.ForStep(train.Count, config.PromptsPerStep, config.Seed, step - 1).Select(i => train[i]).ToArray();
         var promptIds = problems.Select(p => prompts.Encode(p.Problem)).ToArray();
+        var progress = new ConsoleProgress($"step {step} rollouts");
         var completions = sampler.Generate(promptIds, config.RolloutsPerPrompt, new SamplingParams
         {
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK,
             MaxNewTokens = config.MaxNewTokens, Seed = StepSeed(config.Seed, step),
-        }, new ConsoleProgress(Console.Error, $"step {step} rollouts"));
+        }, progress);
+        progress.Finish();
         times["time/sampling"] = Lap();
 
         // Rewards.
@@ -228,7 +231,9 @@ public sealed class Trainer : IDisposable
             Seed = StepSeed(config.Seed, -1 - step),
         }, Greedy: false, verifier);
         var settings = new EvalSettings(config.DisplayModelName, config.EvalData, step, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens);
-        var result = Evaluator.Run(sampler, prompts, eval, request, settings, new ConsoleProgress(Console.Error, $"eval at step {step}"));
+        var progress = new ConsoleProgress($"eval at step {step}");
+        var result = Evaluator.Run(sampler, prompts, eval, request, settings, progress);
+        progress.Finish();
         var relative = Path.Combine("eval", $"step_{step:D6}.json");
         Directory.CreateDirectory(Path.Combine(config.Out, "eval"));
         Evaluator.WriteSamples(Path.Combine(config.Out, "eval", $"step_{step:D6}.samples.jsonl"), result.Samples);
