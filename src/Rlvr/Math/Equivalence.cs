@@ -337,7 +337,7 @@ internal sealed class Equivalence
             if (match < 0) return Verdict.Different($"interval {Show(a)} not in the prediction");
             used[match] = true;
         }
-        return Verdict.Equal("same intervals and ends");
+        return Verdict.Equal("the same set of reals (intervals and points, ends included)");
     }
 
     static string Show(Piece x) => $"{(x.LoClosed ? '[' : '(')}{x.Lo}, {x.Hi}{(x.HiClosed ? ']' : ')')}";
