@@ -195,6 +195,8 @@ public class EquivalenceTests
         { @"1,5", @"1, 5", true },
         { @"4:30 \text{ p.m.}", @"4:30 p.m.", true },
         { @"5", @"5th", true },
+        { @"5", @"**5**", true },
+        { @"x^2", @"x**2", true },
         { @"3", @"3 hundred", false },
         { @"3000000", @"3 million", true },
         { @"0.1", @"10 percent", true },
