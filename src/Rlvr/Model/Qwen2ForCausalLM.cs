@@ -34,7 +34,7 @@ public sealed class Qwen2ForCausalLM : nn.Module
     /// <summary>A model with uninitialised weights on <paramref name="device"/> (default CPU): load a checkpoint into it or call <see cref="InitializeWeights"/>.</summary>
     public Qwen2ForCausalLM(Qwen2Config config, Device? device = null, ScalarType dtype = ScalarType.Float32) : base("Qwen2ForCausalLM")
     {
-        LargeAllocations.UseMmap();
+        NativeRuntime.Configure();
         Config = config;
         Device = device ?? torch.CPU;
         DType = dtype;
