@@ -2,6 +2,9 @@ using System.CommandLine;
 using Rlvr.Cli;
 using Rlvr.Cli.Commands;
 
+// Before any torch call: MKL and glibc read their settings once.
+Rlvr.Model.NativeRuntime.Configure();
+
 var root = new RootCommand("rlvr: reinforcement learning from verifiable rewards for small language models (Qwen2) on MATH.");
 // One line per command; each command lives in Commands/.
 root.Subcommands.Add(SmokeCommand.Create());

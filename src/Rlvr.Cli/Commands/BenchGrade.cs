@@ -15,14 +15,15 @@ public static class BenchGrade
     {
         var pairs = new Option<int>("--pairs") { Description = "gradings to time", DefaultValueFactory = _ => 50_000 };
         var seed = new Option<int>("--seed") { Description = "seed for the choice of pairs", DefaultValueFactory = _ => 1 };
-        var noCorpus = new Option<bool>("--no-corpus") { Description = "skip the corpus check (extraction, self-equality, re-typeset variants, shuffled pairs)" };
-        var failures = new Option<int>("--show-failures") { Description = "corpus failures and shuffled matches to print", DefaultValueFactory = _ => 20 };
+        var noCorpus = new Option<bool>("--no-corpus") { Description = "skip the corpus check (extraction, self-equality, re-typeset variants, near misses, shuffled pairs)" };
+        var failures = new Option<int>("--show-failures") { Description = "corpus failures, shuffled matches and near misses to print", DefaultValueFactory = _ => 20 };
         var cmd = new Command("grade", "Gradings per second of the math verifier on MATH-like pairs, and its corpus check on MATH.")
         {
             pairs, seed, noCorpus, failures,
         };
         cmd.SetAction(parse =>
         {
+            if (parse.GetValue(pairs) < 1) throw new CliException("--pairs must be at least 1");
             var items = VerifierCorpus.LoadMath();
             var work = MakePairs(items, parse.GetValue(pairs), parse.GetValue(seed));
             Console.WriteLine($"{work.Count} MATH-like pairs from {items.Count} solutions");

@@ -337,7 +337,7 @@ internal sealed class Equivalence
             if (match < 0) return Verdict.Different($"interval {Show(a)} not in the prediction");
             used[match] = true;
         }
-        return Verdict.Equal("same intervals and ends");
+        return Verdict.Equal("the same set of reals (intervals and points, ends included)");
     }
 
     static string Show(Piece x) => $"{(x.LoClosed ? '[' : '(')}{x.Lo}, {x.Hi}{(x.HiClosed ? ']' : ')')}";
@@ -618,18 +618,18 @@ internal sealed class Equivalence
 
     static bool IsRatio(MathNode n) => n is FuncNode { Name: "ratio" };
 
-    /// <summary>a:b equals c:d when ad = bc (2:4 is 1:2); a:b against a number compares a/b.</summary>
+    /// <summary>
+    /// a:b equals c:d part by part (2:4 is not 1:2: ratios are asked in lowest terms, and 4:30 may be a time);
+    /// a:b against a number compares a/b (3:1 is 3).
+    /// </summary>
     Verdict CompareRatios(MathNode g, MathNode p)
     {
         if (g is FuncNode { Name: "ratio" } gr && p is FuncNode { Name: "ratio" } pr)
         {
             if (gr.Args.Count != pr.Args.Count) return Verdict.Different("ratios of different lengths");
-            for (int i = 1; i < gr.Args.Count; i++)
-            {
-                var v = CompareValues(new ProductNode([gr.Args[i], pr.Args[0]]), new ProductNode([pr.Args[i], gr.Args[0]]));
-                if (!v.IsEqual) return Verdict.Different($"ratios differ: {g} vs {p}");
-            }
-            return Verdict.Equal("proportional ratios");
+            for (int i = 0; i < gr.Args.Count; i++)
+                if (!CompareValues(gr.Args[i], pr.Args[i]).IsEqual) return Verdict.Different($"ratios differ: {g} vs {p}");
+            return Verdict.Equal("the same ratio");
         }
         var ratio = (FuncNode)(IsRatio(g) ? g : p);
         if (ratio.Args.Count != 2) return Verdict.Different("a ratio against a number");

@@ -15,6 +15,7 @@ public static partial class LatexNormalizer
     public static string Normalize(string answer, bool thousands = true)
     {
         var s = ReplaceUnicode(answer);
+        s = MarkdownEmphasis().Replace(s, "$1");
         s = s.Replace("\\$", "").Replace("\\(", " ").Replace("\\)", " ").Replace("\\[", " ").Replace("\\]", " ").Replace("$", " ");
         s = LeftRightDot().Replace(s, "");
         s = Phantom().Replace(s, "");
@@ -105,6 +106,10 @@ public static partial class LatexNormalizer
         }
         return sb.ToString();
     }
+
+    /// <summary>**5**, __5__, `5`: markdown around a whole answer.</summary>
+    [GeneratedRegex(@"^\s*(?:\*\*|__|`)(.*)(?:\*\*|__|`)\s*$", RegexOptions.Singleline)]
+    private static partial Regex MarkdownEmphasis();
 
     /// <summary>\vert, \lvert, \rvert (|) and \Vert, \lVert, \rVert (\|): absolute values and norms.</summary>
     [GeneratedRegex(@"\\[lr]?(?:vert|Vert)(?![a-zA-Z])")]

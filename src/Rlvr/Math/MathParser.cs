@@ -86,6 +86,13 @@ public sealed class MathParser
         return true;
     }
 
+    bool AcceptWord(string word)
+    {
+        if (Peek.Kind != TokenKind.Word || !Peek.Text.Equals(word, StringComparison.OrdinalIgnoreCase)) return false;
+        pos++;
+        return true;
+    }
+
     bool AcceptCommand(string name)
     {
         if (!Peek.Is(TokenKind.Command, name)) return false;
@@ -176,7 +183,10 @@ public sealed class MathParser
         } while (level > 0);
     }
 
-    static bool IsMathWord(string w) => MathLexer.Functions.Contains(w) || w is "pi" or "inf" or "infinity" or "oo";
+    static bool IsMathWord(string w) => MathLexer.Functions.Contains(w) || w is "pi" or "inf" or "infinity" or "oo" || Scales.ContainsKey(w.ToLowerInvariant());
+
+    /// <summary>"3 million" is 3,000,000, not 3 with a unit.</summary>
+    static readonly Dictionary<string, int> Scales = new() { ["hundred"] = 2, ["thousand"] = 3, ["million"] = 6, ["billion"] = 9, ["trillion"] = 12 };
 
     MathNode ParseRelation()
     {
@@ -386,7 +396,7 @@ public sealed class MathParser
         while (true)
         {
             if (AcceptOp("!")) node = new FuncNode("factorial", [node]);
-            else if (AcceptOp("%")) node = new PercentNode(node);
+            else if (AcceptOp("%") || AcceptWord("percent")) node = new PercentNode(node);
             else if (AcceptCommand("degree")) node = new FuncNode("degrees", [node]);
             else if (Peek.IsOp("'") && node is SymbolNode s) { pos++; node = new SymbolNode(s.Name + "'"); }
             else return node;
@@ -505,6 +515,8 @@ public sealed class MathParser
 
     MathNode ParseWord(string w)
     {
+        if (Scales.TryGetValue(w.ToLowerInvariant(), out int zeros))
+            return new NumberNode(BigRational.FromInteger(System.Numerics.BigInteger.Pow(10, zeros)), false, w);
         if (w == "pi") return new ConstantNode(Constant.Pi);
         if (w is "inf" or "infinity" or "oo") return new ConstantNode(Constant.Infinity);
         if (MathLexer.Functions.Contains(w)) return ParseFunction(w);
