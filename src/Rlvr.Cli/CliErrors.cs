@@ -9,7 +9,7 @@ public static class CliErrors
     public static int Run(Func<int> main)
     {
         try { return main(); }
-        catch (Exception e) when (e is CliException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException)
+        catch (Exception e) when (e is CliException or IOException or InvalidDataException or FormatException)
         {
             Console.Out.Flush();
             Console.Error.WriteLine($"error: {e.Message}");

@@ -2,6 +2,9 @@ using System.CommandLine;
 using Rlvr.Cli;
 using Rlvr.Cli.Commands;
 
+// Before any torch call: MKL and glibc read their settings once.
+Rlvr.Model.NativeRuntime.Configure();
+
 var root = new RootCommand("rlvr: reinforcement learning from verifiable rewards for small language models (Qwen2) on MATH.");
 // One line per command; each command lives in Commands/.
 root.Subcommands.Add(SmokeCommand.Create());
@@ -11,6 +14,10 @@ root.Subcommands.Add(InitModelCommand.Create());
 root.Subcommands.Add(LogprobsCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(GradeCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
 
 // Exceptions reach CliErrors (one clean line for user errors) instead of System.CommandLine's handler.
 return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Rlvr.Data;
+using Rlvr.Text;
 
 namespace Rlvr.Cli.Commands;
 
@@ -12,7 +13,10 @@ public static class DataShowCommand
         var id = new Option<string>("--id") { HelpName = "ID", Description = "the problem's id (as `rlvr data prepare` writes it, e.g. train-12 or algebra/1)", Required = true };
         var format = DataCommand.FormatOption();
         var skipInvalid = DataCommand.SkipInvalidOption();
-        var cmd = new Command("show", "Print one problem: its fields, solution and gold answer.") { file, id, format, skipInvalid };
+        var prompt = new Option<string?>("--prompt") { Description = "Also print the prompt the model sees with this template: reference, paper, or a file with a {problem} placeholder" };
+        var system = new Option<string?>("--system-prompt") { Description = "System prompt replacing the template's (with --prompt)" };
+        var model = new Option<string?>("--model") { Description = "Model folder whose chat template and tokenizer render the prompt (default: the bundled Qwen2.5 ones)" };
+        var cmd = new Command("show", "Print one problem: its fields, solution and gold answer, and with --prompt the rendered prompt.") { file, id, format, skipInvalid, prompt, system, model };
         cmd.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
@@ -21,6 +25,14 @@ public static class DataShowCommand
             var p = r.Problems.Concat(r.WithoutGold).FirstOrDefault(p => p.Id == wanted)
                 ?? throw new CliException($"{path}: no problem with id '{wanted}' ({r.ProblemCount} problems{IdExamples(r)})");
             Print(Console.Out, p);
+            if (parse.GetValue(prompt) is { } template)
+            {
+                var encoder = PromptEncoder.ForModel(parse.GetValue(model) ?? Assets.QwenTokenizerDir, template, parse.GetValue(system));
+                var text = encoder.Render(p.Problem);
+                Console.WriteLine();
+                Console.WriteLine($"prompt ({template}, {encoder.Tokenizer.Encode(text).Count} tokens):");
+                Console.WriteLine(text);
+            }
             return 0;
         });
         return cmd;

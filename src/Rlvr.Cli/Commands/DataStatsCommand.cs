@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using Rlvr.Data;
+using Rlvr.Text;
 
 namespace Rlvr.Cli.Commands;
 
@@ -13,9 +14,11 @@ public static class DataStatsCommand
         var files = new Argument<string[]>("files") { Description = DataCommand.PathHelp, Arity = ArgumentArity.OneOrMore };
         var format = DataCommand.FormatOption();
         var skipInvalid = DataCommand.SkipInvalidOption();
+        var model = new Option<string?>("--model") { Description = "Also give lengths in tokens with this model folder's tokenizer (problem, solution, and the prompt as the model sees it)" };
+        var prompt = new Option<string>("--prompt") { Description = "Prompt template for the prompt length in tokens (with --model): reference, paper or a file", DefaultValueFactory = _ => "reference" };
         var cmd = new Command("stats", "Counts by type and level, problems without a gold answer, answer-field disagreements, lengths.")
         {
-            files, format, skipInvalid,
+            files, format, skipInvalid, model, prompt,
         };
         cmd.SetAction(parse =>
         {
@@ -24,7 +27,9 @@ public static class DataStatsCommand
             {
                 if (!first) Console.WriteLine();
                 first = false;
-                Print(Console.Out, DataCommand.Load(file, parse.GetValue(format), parse.GetValue(skipInvalid)));
+                var r = DataCommand.Load(file, parse.GetValue(format), parse.GetValue(skipInvalid));
+                Print(Console.Out, r);
+                if (parse.GetValue(model) is { } dir) PrintTokenLengths(Console.Out, r, PromptEncoder.ForModel(dir, parse.GetValue(prompt)!));
             }
             return 0;
         });
@@ -50,6 +55,15 @@ public static class DataStatsCommand
         if (r.Problems.Any(p => p.Solution != null))
             PrintLengths(w, "solution", r.Problems.Where(p => p.Solution != null).Select(p => p.Solution!.Length));
         PrintLengths(w, "gold answer", r.Problems.Select(p => p.Gold!.Length));
+    }
+
+    static void PrintTokenLengths(TextWriter w, LoadResult r, PromptEncoder encoder)
+    {
+        w.WriteLine($"{"length in tokens",-32} {"mean",8} {"median",7} {"p90",7} {"max",7}");
+        PrintLengths(w, "problem", r.Problems.Select(p => encoder.Tokenizer.Encode(p.Problem).Count));
+        if (r.Problems.Any(p => p.Solution != null))
+            PrintLengths(w, "solution", r.Problems.Where(p => p.Solution != null).Select(p => encoder.Tokenizer.Encode(p.Solution!).Count));
+        PrintLengths(w, "prompt (chat template)", r.Problems.Select(p => encoder.Encode(p.Problem).Length));
     }
 
     /// <summary>\boxed or \fbox commands in a text: a solution with several boxes may have an answer the last box

@@ -34,6 +34,7 @@ public sealed class Qwen2ForCausalLM : nn.Module
     /// <summary>A model with uninitialised weights on <paramref name="device"/> (default CPU): load a checkpoint into it or call <see cref="InitializeWeights"/>.</summary>
     public Qwen2ForCausalLM(Qwen2Config config, Device? device = null, ScalarType dtype = ScalarType.Float32) : base("Qwen2ForCausalLM")
     {
+        NativeRuntime.Configure();
         Config = config;
         Device = device ?? torch.CPU;
         DType = dtype;
@@ -93,27 +94,15 @@ public sealed class Qwen2ForCausalLM : nn.Module
     public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, LmHeadWeight);
 
     /// <summary>
-    /// log p(target) at each row: hidden [N, hidden] and targets [N] (int64) → [N] fp32, computing
-    /// logits <paramref name="chunkRows"/> rows at a time so that [N, vocab] never exists at once
-    /// (151936 x 256 rows x 4 bytes = 156 MB per chunk). Differentiable: with autograd on, each
-    /// chunk's logits are kept for the backward pass.
+    /// log p(target) at each row: hidden [N, hidden], targets [N] (int64) → [N] fp32. Logits exist
+    /// only <paramref name="chunkRows"/> rows at a time, also when training (see <see cref="TokenScoring"/>).
     /// </summary>
-    public Tensor TokenLogProbs(Tensor hidden, Tensor targets, long chunkRows = 256)
-    {
-        var pieces = new List<Tensor>();
-        for (long r = 0; r < hidden.shape[0]; r += chunkRows)
-            using (var scope = torch.NewDisposeScope())
-            {
-                var n = System.Math.Min(chunkRows, hidden.shape[0] - r);
-                var logits = Logits(hidden.narrow(0, r, n)).to(ScalarType.Float32);
-                var picked = logits.gather(1, targets.narrow(0, r, n).unsqueeze(1)).squeeze(1);
-                pieces.Add((picked - logits.logsumexp(1)).MoveToOuterDisposeScope());
-            }
-        if (pieces.Count == 0) return torch.empty(0, ScalarType.Float32, hidden.device);
-        var result = torch.cat(pieces, 0);
-        foreach (var p in pieces) p.Dispose();
-        return result;
-    }
+    public Tensor TokenLogProbs(Tensor hidden, Tensor targets, long chunkRows = TokenScoring.DefaultChunkRows) =>
+        TokenScoring.Score(this, hidden, targets, new TokenScoring.Options(chunkRows)).LogProbs;
+
+    /// <summary>Rotary positions for a left-padded batch: 0, 1, ... from each row's first real token (padding gets 0).</summary>
+    public static Tensor PositionsFromMask(Tensor attentionMask) =>
+        attentionMask.to(ScalarType.Int64).cumsum(1).sub_(1).clamp_min(0);
 
     /// <summary>
     /// Random initial weights as transformers' <c>_init_weights</c> does for Qwen2: linear and embedding

@@ -44,7 +44,8 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
         return state;
     }
 
-    /// <summary>Restores the state saved by <see cref="StateTensors"/>; a parameter with a missing or mis-shaped moment is an error naming it.</summary>
+    /// <summary>Restores the state saved by <see cref="StateTensors"/> (the tensors become the moments: do not dispose them);
+    /// a parameter with a missing or mis-shaped moment is an error naming it.</summary>
     public void LoadState(IReadOnlyDictionary<string, Tensor> state, long step)
     {
         Step = step;

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace Rlvr.Training;
 
@@ -108,6 +109,8 @@ public sealed class TrainConfig
 
     [TrainOption("Save a checkpoint every N steps (and at the end); 0 = only at the end")]
     public int SaveEvery { get; set; } = 20;
+    [TrainOption("Checkpoints kept (the newest; 0 = all). Each holds the fp32 weights and the AdamW moments: about 16 bytes per parameter")]
+    public int KeepCheckpoints { get; set; } = 2;
     [TrainOption("Random seed (data order, sampling)")]
     public int Seed { get; set; } = 42;
     [TrainOption("Device: cpu, or cuda[:N] where TorchSharp has CUDA")]
@@ -164,10 +167,13 @@ public sealed class TrainConfig
     public TrainConfig Clone() => FromJson(ToJson(), "clone");
 
     /// <summary>The display name in reports: <see cref="ModelName"/> or the model folder's last part.</summary>
+    [JsonIgnore]
     public string DisplayModelName => ModelName ?? Path.GetFileName(Model.TrimEnd('/', '\\'));
 
+    [JsonIgnore]
     public int PromptsPerStep => RolloutBatchSize / RolloutsPerPrompt;
 
+    [JsonIgnore]
     public IReadOnlyList<int> EvalKs => EvalK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"eval_k: '{k}' is not a positive integer")).ToArray();
 

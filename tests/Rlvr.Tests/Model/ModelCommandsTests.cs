@@ -39,6 +39,7 @@ public class ModelCommandsTests
         var again = CliRunner.Run("init-model", "--config", "tiny", "--out", a);
         Assert.NotEqual(0, again.ExitCode);
         Assert.Contains("--force", again.Stderr);
+        Directory.Delete(root, recursive: true);   // 3 x 39 MB of weights
     }
 
     [Fact]

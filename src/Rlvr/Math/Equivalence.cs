@@ -1,0 +1,788 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+
+namespace Rlvr.Math;
+
+internal enum Decision { Equal, Different, Unknown }
+
+internal readonly record struct Verdict(Decision Decision, string Reason)
+{
+    public static Verdict Equal(string reason) => new(Decision.Equal, reason);
+    public static Verdict Different(string reason) => new(Decision.Different, reason);
+    public static Verdict Unknown(string reason) => new(Decision.Unknown, reason);
+    public bool IsEqual => Decision == Decision.Equal;
+}
+
+/// <summary>
+/// Decides whether a predicted answer tree is equivalent to the gold one. The rules (docs/verifier.md):
+/// rationals exactly; other constants numerically (1e-9 relative); a decimal written by either side
+/// is accepted when both agree to 6 decimal places; expressions with variables at random points;
+/// equations and inequalities up to a constant factor; sets and answer lists order-free; tuples,
+/// intervals and matrices ordered with their ends and shape; <c>x = 3</c> equal to 3; percentages
+/// as written or divided by 100 against a value without a percent sign.
+/// </summary>
+internal sealed class Equivalence
+{
+    const int MaxLevel = 12;
+    const int MaxItems = 64;
+    const double ExactTolerance = 1e-9;
+    const double PointTolerance = 1e-8;
+    int budget = 5000;
+
+    public static Verdict Compare(MathNode gold, MathNode pred) => new Equivalence().Compare(gold, pred, 0);
+
+    Verdict Compare(MathNode g, MathNode p, int level)
+    {
+        if (level > MaxLevel || --budget < 0) return Verdict.Unknown("comparison too deep");
+        g = Expand(Unwrap(g));
+        p = Expand(Unwrap(p));
+
+        if (g is RelationNode gr && p is RelationNode pr) return CompareRelations(gr, pr);
+        if (p is RelationNode predRel)
+        {
+            if (AssignedValue(predRel) is { } v) p = v;
+            else if (IsSetLike(g) && InequalityToSet(predRel) is { } set) p = set;
+            else return Verdict.Different("the prediction is an equation or inequality, the gold is not");
+        }
+        if (g is RelationNode goldRel)
+        {
+            if (AssignedValue(goldRel) is { } v) g = v;
+            else if (IsSetLike(p) && InequalityToSet(goldRel) is { } set) g = set;
+            else return Verdict.Different("the gold is an equation or inequality, the prediction is not");
+        }
+        if (g is RelationNode || p is RelationNode) return Compare(g, p, level + 1);
+
+        if (g is TextNode gt && TextAsSet(gt) is { } gs) g = gs;
+        if (p is TextNode pt && TextAsSet(pt) is { } ps) p = ps;
+        if (g is TextNode || p is TextNode) return CompareText(g, p);
+        if (IsIntervalLike(g) || IsIntervalLike(p)) return CompareSets(g, p, level);
+        if (IsCollection(g) || IsCollection(p)) return CompareCollections(g, p, level);
+        return CompareScalars(g, p);
+    }
+
+    /// <summary>A one-item list is its item; <c>x \in S</c> is S.</summary>
+    static MathNode Unwrap(MathNode n)
+    {
+        for (int i = 0; i < 4; i++)
+        {
+            if (n is AnswerListNode { Items.Count: 1 } l) n = l.Items[0];
+            else if (n is RelationNode { Ops.Count: 1 } r && r.Ops[0] == RelOp.In) n = r.Operands[1];
+            else break;
+        }
+        return n;
+    }
+
+    // ---------- \pm ----------
+
+    /// <summary>Expands a ± b into the answers a + b and a - b (at most 16 of them).</summary>
+    static MathNode Expand(MathNode n)
+    {
+        if (!TreeFacts.Contains<PlusMinusNode>(n)) return n;
+        if (n is AnswerListNode or SetNode)
+        {
+            var items = n.Children.SelectMany(ExpandAll).ToList();
+            return n is SetNode ? new SetNode(items) : new AnswerListNode(items);
+        }
+        var all = ExpandAll(n);
+        return all.Count == 1 ? all[0] : new AnswerListNode(all);
+    }
+
+    static List<MathNode> ExpandAll(MathNode n)
+    {
+        if (!TreeFacts.Contains<PlusMinusNode>(n)) return [n];
+        if (n is PlusMinusNode pm)
+        {
+            var r = new List<MathNode>();
+            foreach (var a in ExpandAll(pm.A))
+            foreach (var b in ExpandAll(pm.B))
+            {
+                r.Add(new SumNode([a, b]));
+                r.Add(new SumNode([a, new NegNode(b)]));
+            }
+            return r.Take(16).ToList();
+        }
+        var children = n.Children.ToList();
+        var combos = new List<List<MathNode>> { new() };
+        foreach (var c in children)
+        {
+            var options = ExpandAll(c);
+            combos = combos.SelectMany(prefix => options.Select(o => new List<MathNode>(prefix) { o })).Take(16).ToList();
+        }
+        return combos.Select(c => Rebuild(n, c)).ToList();
+    }
+
+    static MathNode Rebuild(MathNode n, List<MathNode> c) => n switch
+    {
+        SumNode => new SumNode(c),
+        NegNode => new NegNode(c[0]),
+        ProductNode => new ProductNode(c),
+        DivNode => new DivNode(c[0], c[1]),
+        PowNode => new PowNode(c[0], c[1]),
+        FuncNode f => new FuncNode(f.Name, c),
+        PercentNode => new PercentNode(c[0]),
+        RelationNode r => new RelationNode(c, r.Ops),
+        TupleNode t => new TupleNode(c, t.Parenthesized),
+        IntervalNode i => new IntervalNode(c[0], c[1], i.LoClosed, i.HiClosed),
+        _ => n,
+    };
+
+    // ---------- relations ----------
+
+    /// <summary>
+    /// The value an equation assigns: <c>x = 3</c>, <c>f(x) = x^2</c>, <c>3 = x</c>, or a computation
+    /// chain of constants <c>1 + 2 = 3</c> gives its last side. <c>7 = 11a + c</c> assigns nothing.
+    /// </summary>
+    static MathNode? AssignedValue(RelationNode r)
+    {
+        if (r.Ops.Any(o => o is not (RelOp.Eq or RelOp.Approx))) return null;
+        var first = r.Operands[0];
+        var last = r.Operands[^1];
+        if (IsSymbolLike(first)) return last;
+        if (r.Operands.Count == 2 && IsSymbolLike(last)) return first;
+        if (r.Operands.All(o => !TreeFacts.HasSymbols(o))) return last;
+        return null;
+    }
+
+    /// <summary>
+    /// A left-hand side that names what is assigned: x, a_1, f(x), f^{-1}(x), (x, y), m\angle A, AB.
+    /// Anything with a number or an operation (7, 2x, x + y) is a condition, not a name.
+    /// </summary>
+    static bool IsSymbolLike(MathNode n) => n switch
+    {
+        SymbolNode => true,
+        TupleNode t => t.Items.All(i => i is SymbolNode),
+        PowNode { Base: SymbolNode } p => p.Exp is NegNode { X: NumberNode { Text: "1" } },
+        ProductNode p => p.Factors.All(IsSymbolLike),
+        _ => false,
+    };
+
+    Verdict CompareRelations(RelationNode g, RelationNode p)
+    {
+        var gs = Normalize(g);
+        var ps = Normalize(p);
+        if (gs is null || ps is null)
+        {
+            // x \in S chains and the like: compare operand by operand.
+            return g.Ops.SequenceEqual(p.Ops) && g.Operands.Count == p.Operands.Count
+                   && g.Operands.Zip(p.Operands).All(t => Compare(t.First, t.Second, MaxLevel - 1).IsEqual)
+                ? Verdict.Equal("same relation, equal sides") : Verdict.Different("different relations");
+        }
+        if (gs.Count != ps.Count) return Verdict.Different("different number of relations");
+        if (!g.Operands.Any(TreeFacts.HasSymbols) && !p.Operands.Any(TreeFacts.HasSymbols))
+        {
+            // Statements about numbers (2/3 ~ 0.67): the same numbers in the same relations, read either way round.
+            bool Same(IReadOnlyList<MathNode> a, IReadOnlyList<MathNode> b) => a.Zip(b).All(t => Compare(t.First, t.Second, MaxLevel - 1).IsEqual);
+            if (g.Ops.SequenceEqual(p.Ops) && Same(g.Operands, p.Operands)) return Verdict.Equal("the same statement about numbers");
+            if (g.Ops.SequenceEqual(p.Ops.Reverse().Select(Flip)) && Same(g.Operands, p.Operands.Reverse().ToList()))
+                return Verdict.Equal("the same statement about numbers, reversed");
+            return Verdict.Different($"different statements about numbers: {g} vs {p}");
+        }
+        var used = new bool[ps.Count];
+        foreach (var (diff, op) in gs)
+        {
+            int match = -1;
+            for (int j = 0; j < ps.Count && match < 0; j++)
+                if (!used[j] && ps[j].Op == op && Proportional(diff, ps[j].Diff, positive: op is RelOp.Lt or RelOp.Le).IsEqual) match = j;
+            if (match < 0) return Verdict.Different($"relations differ: {g} vs {p}");
+            used[match] = true;
+        }
+        return Verdict.Equal("equivalent relations (same up to a constant factor)");
+    }
+
+    /// <summary>Each relation of a chain as (lhs - rhs) op 0 with op in =, !=, &lt;, &lt;=.</summary>
+    static List<(MathNode Diff, RelOp Op)>? Normalize(RelationNode r)
+    {
+        var list = new List<(MathNode, RelOp)>();
+        for (int i = 0; i < r.Ops.Count; i++)
+        {
+            var a = r.Operands[i];
+            var b = r.Operands[i + 1];
+            switch (r.Ops[i])
+            {
+                case RelOp.Eq or RelOp.Approx: list.Add((Difference(a, b), RelOp.Eq)); break;
+                case RelOp.Ne: list.Add((Difference(a, b), RelOp.Ne)); break;
+                case RelOp.Lt: list.Add((Difference(a, b), RelOp.Lt)); break;
+                case RelOp.Le: list.Add((Difference(a, b), RelOp.Le)); break;
+                case RelOp.Gt: list.Add((Difference(b, a), RelOp.Lt)); break;
+                case RelOp.Ge: list.Add((Difference(b, a), RelOp.Le)); break;
+                default: return null;
+            }
+            if (TreeFacts.ContainsInfinity(a) || TreeFacts.ContainsInfinity(b) || !IsScalar(a) || !IsScalar(b)) return null;
+        }
+        return list;
+    }
+
+    static MathNode Difference(MathNode a, MathNode b) => new SumNode([a, new NegNode(b)]);
+
+    static bool IsScalar(MathNode n) => n is not (TupleNode or SetNode or IntervalNode or SetOpNode or MatrixNode or AnswerListNode or TextNode);
+
+    /// <summary>Whether f = c·h for a constant c ≠ 0 (c &gt; 0 when <paramref name="positive"/>), tested at random points.</summary>
+    Verdict Proportional(MathNode f, MathNode h, bool positive)
+    {
+        var vars = Variables(f, h);
+        if (vars is null) return Verdict.Unknown("too many variables");
+        Complex? ratio = null;
+        int valid = 0;
+        foreach (var env in Points(vars, TreeFacts.IsDomainSensitive(f) || TreeFacts.IsDomainSensitive(h)))
+        {
+            var a = NumericEvaluator.Evaluate(f, env);
+            var b = NumericEvaluator.Evaluate(h, env);
+            if (IsNaN(a) || IsNaN(b)) continue;
+            valid++;
+            double scale = System.Math.Max(1, System.Math.Max(a.Magnitude, b.Magnitude));
+            bool aZero = a.Magnitude <= PointTolerance * scale, bZero = b.Magnitude <= PointTolerance * scale;
+            if (aZero || bZero)
+            {
+                if (aZero != bZero) return Verdict.Different("not proportional");
+                continue;
+            }
+            var r = a / b;
+            if (ratio is null) ratio = r;
+            else if ((r - ratio.Value).Magnitude > 1e-7 * System.Math.Max(1, ratio.Value.Magnitude)) return Verdict.Different("not proportional");
+        }
+        if (valid < 2) return Verdict.Unknown("relations could not be evaluated");
+        if (ratio is { } c && positive && (System.Math.Abs(c.Imaginary) > 1e-9 || c.Real <= 0)) return Verdict.Different("inequality reversed");
+        return Verdict.Equal("proportional");
+    }
+
+    // ---------- sets and intervals ----------
+
+    static bool IsIntervalLike(MathNode n) => n is IntervalNode or SetOpNode;
+
+    static bool IsSetLike(MathNode n) =>
+        IsIntervalLike(n) || n is SetNode || n is TupleNode { Parenthesized: true, Items.Count: 2 }
+        || n is AnswerListNode l && l.Items.All(i => IsSetLike(i) || i is RelationNode);
+
+    /// <summary>A one-variable inequality as a set: x &gt; 3 is (3, oo); 1 &lt;= x &lt; 2 is [1, 2); x != 0 is (-oo, 0) U (0, oo).</summary>
+    static MathNode? InequalityToSet(RelationNode r)
+    {
+        var vars = new HashSet<string>();
+        foreach (var o in r.Operands) TreeFacts.CollectSymbols(o, vars);
+        if (vars.Count != 1) return null;
+        MathNode inf = new ConstantNode(Constant.Infinity), negInf = new NegNode(new ConstantNode(Constant.Infinity));
+        if (r.Ops.Count == 1)
+        {
+            var (a, op, b) = (r.Operands[0], r.Ops[0], r.Operands[1]);
+            if (IsVariableOrItsAbs(b) && !IsVariableOrItsAbs(a)) { (a, b) = (b, a); op = Flip(op); }
+            if (!IsVariableOrItsAbs(a) || TreeFacts.HasSymbols(b)) return null;
+            if (a is FuncNode)
+            {
+                // |x| < c is (-c, c); |x| > c is (-oo, -c) U (c, oo).
+                var negB = new NegNode(b);
+                return op switch
+                {
+                    RelOp.Lt or RelOp.Le => new IntervalNode(negB, b, op == RelOp.Le, op == RelOp.Le),
+                    RelOp.Gt or RelOp.Ge => new SetOpNode(SetOpKind.Union,
+                        [new IntervalNode(negInf, negB, false, op == RelOp.Ge), new IntervalNode(b, inf, op == RelOp.Ge, false)]),
+                    RelOp.Eq => new SetNode([negB, b]),
+                    _ => null,
+                };
+            }
+            return op switch
+            {
+                RelOp.Lt => new IntervalNode(negInf, b, false, false),
+                RelOp.Le => new IntervalNode(negInf, b, false, true),
+                RelOp.Gt => new IntervalNode(b, inf, false, false),
+                RelOp.Ge => new IntervalNode(b, inf, true, false),
+                RelOp.Eq => new SetNode([b]),
+                RelOp.Ne => new SetOpNode(SetOpKind.Union, [new IntervalNode(negInf, b, false, false), new IntervalNode(b, inf, false, false)]),
+                _ => null,
+            };
+        }
+        if (r.Ops.Count == 2 && r.Operands[1] is SymbolNode && !TreeFacts.HasSymbols(r.Operands[0]) && !TreeFacts.HasSymbols(r.Operands[2]))
+        {
+            var (lo, hi) = (r.Operands[0], r.Operands[2]);
+            var (op1, op2) = (r.Ops[0], r.Ops[1]);
+            if (op1 is RelOp.Gt or RelOp.Ge && op2 is RelOp.Gt or RelOp.Ge) { (lo, hi) = (hi, lo); (op1, op2) = (Flip(op2), Flip(op1)); }
+            if (op1 is RelOp.Lt or RelOp.Le && op2 is RelOp.Lt or RelOp.Le)
+                return new IntervalNode(lo, hi, op1 == RelOp.Le, op2 == RelOp.Le);
+        }
+        return null;
+    }
+
+    static bool IsVariableOrItsAbs(MathNode n) => n is SymbolNode || n is FuncNode { Name: "abs", Args: [SymbolNode] };
+
+    static RelOp Flip(RelOp op) => op switch
+    {
+        RelOp.Lt => RelOp.Gt, RelOp.Gt => RelOp.Lt, RelOp.Le => RelOp.Ge, RelOp.Ge => RelOp.Le, _ => op,
+    };
+
+    /// <summary>An interval of the real line with its ends as trees and (when they evaluate) numbers; points are [a, a].</summary>
+    sealed record Piece(MathNode Lo, MathNode Hi, bool LoClosed, bool HiClosed, double LoValue, double HiValue);
+
+    Verdict CompareSets(MathNode g, MathNode p, int level)
+    {
+        var gp = Pieces(g);
+        var pp = Pieces(p);
+        if (gp is null || pp is null)
+        {
+            if (g is IntervalNode || p is IntervalNode || g is SetOpNode || p is SetOpNode)
+                return Verdict.Different($"an interval or union against a different kind of answer");
+            return Verdict.Unknown("not a set of reals");
+        }
+        bool numeric = gp.Concat(pp).All(x => !double.IsNaN(x.LoValue) && !double.IsNaN(x.HiValue));
+        if (numeric)
+        {
+            gp = Merge(gp);
+            pp = Merge(pp);
+        }
+        if (gp.Count != pp.Count) return Verdict.Different($"{gp.Count} intervals vs {pp.Count}");
+        var used = new bool[pp.Count];
+        foreach (var a in gp)
+        {
+            int match = -1;
+            for (int j = 0; j < pp.Count && match < 0; j++)
+                if (!used[j] && SamePiece(a, pp[j], level)) match = j;
+            if (match < 0) return Verdict.Different($"interval {Show(a)} not in the prediction");
+            used[match] = true;
+        }
+        return Verdict.Equal("the same set of reals (intervals and points, ends included)");
+    }
+
+    static string Show(Piece x) => $"{(x.LoClosed ? '[' : '(')}{x.Lo}, {x.Hi}{(x.HiClosed ? ']' : ')')}";
+
+    bool SamePiece(Piece a, Piece b, int level)
+    {
+        bool loInf = double.IsInfinity(a.LoValue), hiInf = double.IsInfinity(a.HiValue);
+        if ((!loInf && a.LoClosed != b.LoClosed) || (!hiInf && a.HiClosed != b.HiClosed)) return false;
+        return Compare(a.Lo, b.Lo, level + 1).IsEqual && Compare(a.Hi, b.Hi, level + 1).IsEqual;
+    }
+
+    List<Piece>? Pieces(MathNode n)
+    {
+        n = Unwrap(n);
+        switch (n)
+        {
+            case IntervalNode i: return [MakePiece(i.Lo, i.Hi, i.LoClosed, i.HiClosed)];
+            case TupleNode { Parenthesized: true, Items.Count: 2 } t: return [MakePiece(t.Items[0], t.Items[1], false, false)];
+            case SetNode s: return s.Items.Select(x => MakePiece(x, x, true, true)).ToList();
+            case RelationNode r: return InequalityToSet(r) is { } set ? Pieces(set) : null;
+            case AnswerListNode l:
+            {
+                var all = new List<Piece>();
+                foreach (var item in l.Items)
+                {
+                    if (Pieces(item) is not { } ps) return null;
+                    all.AddRange(ps);
+                }
+                return all;
+            }
+            case SetOpNode { Kind: SetOpKind.Union } u:
+            {
+                var all = new List<Piece>();
+                foreach (var item in u.Items)
+                {
+                    if (Pieces(item) is not { } ps) return null;
+                    all.AddRange(ps);
+                }
+                return all;
+            }
+            case SetOpNode { Kind: SetOpKind.Intersection } x:
+            {
+                var acc = Pieces(x.Items[0]);
+                foreach (var item in x.Items.Skip(1))
+                {
+                    var other = Pieces(item);
+                    if (acc is null || other is null || acc.Concat(other).Any(q => double.IsNaN(q.LoValue) || double.IsNaN(q.HiValue))) return null;
+                    acc = acc.SelectMany(a => other.Select(b => Intersect(a, b))).OfType<Piece>().ToList();
+                }
+                return acc;
+            }
+            case SetOpNode { Kind: SetOpKind.Difference, Items.Count: 2 } d:
+            {
+                // R \ {0}, [0, 5] \ {2}: remove finitely many points from intervals.
+                var from = Pieces(d.Items[0]);
+                if (from is null || Unwrap(d.Items[1]) is not SetNode removed) return null;
+                foreach (var point in removed.Items)
+                {
+                    var x = MakePiece(point, point, true, true);
+                    if (double.IsNaN(x.LoValue)) return null;
+                    from = from.SelectMany(piece => Cut(piece, x)).ToList();
+                }
+                return from;
+            }
+            default:
+                return IsScalar(n) && n is not RelationNode ? [MakePiece(n, n, true, true)] : null;
+        }
+    }
+
+    /// <summary>The common part of two pieces with numeric ends, or null when they do not meet.</summary>
+    static Piece? Intersect(Piece a, Piece b)
+    {
+        var lo = a.LoValue > b.LoValue ? a : b.LoValue > a.LoValue ? b : a with { LoClosed = a.LoClosed && b.LoClosed };
+        var hi = a.HiValue < b.HiValue ? a : b.HiValue < a.HiValue ? b : a with { HiClosed = a.HiClosed && b.HiClosed };
+        var r = new Piece(lo.Lo, hi.Hi, lo.LoClosed, hi.HiClosed, lo.LoValue, hi.HiValue);
+        return r.LoValue < r.HiValue || (r.LoValue == r.HiValue && r.LoClosed && r.HiClosed) ? r : null;
+    }
+
+    static IEnumerable<Piece> Cut(Piece piece, Piece point)
+    {
+        double v = point.LoValue;
+        bool inside = (v > piece.LoValue || (v == piece.LoValue && piece.LoClosed)) && (v < piece.HiValue || (v == piece.HiValue && piece.HiClosed));
+        if (!inside) { yield return piece; yield break; }
+        if (v > piece.LoValue) yield return piece with { Hi = point.Lo, HiValue = v, HiClosed = false };
+        if (v < piece.HiValue)
+            yield return piece with { Lo = point.Lo, LoValue = v, LoClosed = false };
+    }
+
+    static Piece MakePiece(MathNode lo, MathNode hi, bool loClosed, bool hiClosed) =>
+        new(lo, hi, loClosed, hiClosed, RealValue(lo), RealValue(hi));
+
+    /// <summary>The real value of a constant end (infinities included); NaN when it has variables or is complex.</summary>
+    static double RealValue(MathNode n)
+    {
+        if (InfinitySign(n) is int s && s != 0) return s * double.PositiveInfinity;
+        if (TreeFacts.HasSymbols(n) || TreeFacts.ContainsInfinity(n)) return double.NaN;
+        var v = NumericEvaluator.Evaluate(n, null);
+        return System.Math.Abs(v.Imaginary) > 1e-12 ? double.NaN : v.Real;
+    }
+
+    /// <summary>Sorts pieces and joins those that overlap or touch, so that (0, 1] U (1, 2) equals (0, 2).</summary>
+    static List<Piece> Merge(List<Piece> pieces)
+    {
+        var sorted = pieces.OrderBy(x => x.LoValue).ThenBy(x => x.LoClosed ? 0 : 1).ToList();
+        var merged = new List<Piece>();
+        foreach (var x in sorted)
+        {
+            if (merged.Count > 0)
+            {
+                var last = merged[^1];
+                bool touches = x.LoValue < last.HiValue || (Same(x.LoValue, last.HiValue) && (x.LoClosed || last.HiClosed));
+                if (touches)
+                {
+                    if (x.HiValue > last.HiValue && !Same(x.HiValue, last.HiValue))
+                        merged[^1] = last with { Hi = x.Hi, HiValue = x.HiValue, HiClosed = x.HiClosed };
+                    else if (Same(x.HiValue, last.HiValue) && x.HiClosed && !last.HiClosed)
+                        merged[^1] = last with { HiClosed = true };
+                    if (Same(x.LoValue, last.LoValue) && x.LoClosed && !last.LoClosed) merged[^1] = merged[^1] with { LoClosed = true };
+                    continue;
+                }
+            }
+            merged.Add(x);
+        }
+        return merged;
+    }
+
+    static bool Same(double a, double b) => a == b || System.Math.Abs(a - b) <= 1e-12 * System.Math.Max(1, System.Math.Abs(a));
+
+    // ---------- collections ----------
+
+    static bool IsCollection(MathNode n) => n is AnswerListNode or SetNode or TupleNode or MatrixNode;
+
+    Verdict CompareCollections(MathNode g, MathNode p, int level)
+    {
+        if (g is MatrixNode || p is MatrixNode) return CompareMatrices(g, p, level);
+        if (g is TupleNode gt && p is TupleNode pt) return CompareOrdered(gt.Items, pt.Items, level, "tuple");
+        // An answer list "1, 2" against a tuple "(1, 2)": the same ordered answer without parentheses.
+        if (g is TupleNode t1 && p is AnswerListNode l1 && IsListOfValues(l1, t1.Items.Count)) return CompareOrdered(t1.Items, l1.Items, level, "tuple");
+        if (p is TupleNode t2 && g is AnswerListNode l2 && IsListOfValues(l2, t2.Items.Count)) return CompareOrdered(l2.Items, t2.Items, level, "tuple");
+        return CompareUnordered(Items(g), Items(p), level);
+    }
+
+    static bool IsListOfValues(AnswerListNode l, int count) => l.Items.Count == count && l.Items.All(i => !IsCollection(i));
+
+    static IReadOnlyList<MathNode> Items(MathNode n) => n switch
+    {
+        AnswerListNode l => l.Items,
+        SetNode s => s.Items,
+        _ => [n],
+    };
+
+    Verdict CompareOrdered(IReadOnlyList<MathNode> g, IReadOnlyList<MathNode> p, int level, string what)
+    {
+        if (g.Count != p.Count) return Verdict.Different($"{what} of {g.Count} vs {p.Count} items");
+        for (int i = 0; i < g.Count; i++)
+        {
+            var v = Compare(g[i], p[i], level + 1);
+            if (!v.IsEqual) return Verdict.Different($"{what} item {i + 1} differs: {v.Reason}");
+        }
+        return Verdict.Equal($"{what}s equal item by item");
+    }
+
+    Verdict CompareUnordered(IReadOnlyList<MathNode> g, IReadOnlyList<MathNode> p, int level)
+    {
+        if (g.Count > MaxItems || p.Count > MaxItems) return Verdict.Unknown("too many items");
+        var gu = Distinct(g, level);
+        var pu = Distinct(p, level);
+        if (gu.Count != pu.Count) return Verdict.Different($"{gu.Count} distinct answers vs {pu.Count}");
+        var used = new bool[pu.Count];
+        foreach (var a in gu)
+        {
+            int match = -1;
+            for (int j = 0; j < pu.Count && match < 0; j++)
+                if (!used[j] && Compare(a, pu[j], level + 1).IsEqual) match = j;
+            if (match < 0) return Verdict.Different($"{a} has no equal in the prediction");
+            used[match] = true;
+        }
+        return Verdict.Equal(gu.Count == 1 ? "single answer equal" : "same answers in any order");
+    }
+
+    List<MathNode> Distinct(IReadOnlyList<MathNode> items, int level)
+    {
+        var r = new List<MathNode>();
+        foreach (var x in items)
+            if (!r.Any(y => Compare(y, x, level + 1).IsEqual)) r.Add(x);
+        return r;
+    }
+
+    Verdict CompareMatrices(MathNode g, MathNode p, int level)
+    {
+        if (g is MatrixNode gm && p is MatrixNode pm)
+        {
+            if (gm.Rows.Count != pm.Rows.Count || gm.Rows[0].Count != pm.Rows[0].Count)
+                return Verdict.Different($"matrix shapes differ");
+            return CompareOrdered(gm.Rows.SelectMany(r => r).ToList(), pm.Rows.SelectMany(r => r).ToList(), level, "matrix entry");
+        }
+        // A column or row vector against a tuple of the same entries.
+        var m = (g as MatrixNode ?? (MatrixNode)p);
+        var other = g is MatrixNode ? p : g;
+        if (other is TupleNode or AnswerListNode && (m.Rows.Count == 1 || m.Rows[0].Count == 1))
+        {
+            var entries = m.Rows.SelectMany(r => r).ToList();
+            var items = Items(other is TupleNode t ? new AnswerListNode(t.Items) : other);
+            return g is MatrixNode ? CompareOrdered(entries, items, level, "vector") : CompareOrdered(items, entries, level, "vector");
+        }
+        return Verdict.Different("a matrix against a different kind of answer");
+    }
+
+    // ---------- text ----------
+
+    static Verdict CompareText(MathNode g, MathNode p)
+    {
+        var a = TextKey(g);
+        var b = TextKey(p);
+        // "five" against 5.
+        if (NumberWords.TryGetValue(a, out var na)) a = na.ToString(CultureInfo.InvariantCulture);
+        if (NumberWords.TryGetValue(b, out var nb)) b = nb.ToString(CultureInfo.InvariantCulture);
+        return a.Length > 0 && a == b ? Verdict.Equal("same text") : Verdict.Different($"text differs: '{a}' vs '{b}'");
+    }
+
+    /// <summary>"all real numbers" is (-oo, oo); "no solution" and "none" are the empty set.</summary>
+    static MathNode? TextAsSet(TextNode t) => TextKey(t) switch
+    {
+        "allrealnumbers" or "allreals" or "realnumbers" or "allrealvalues" or "everyrealnumber" =>
+            new IntervalNode(new NegNode(new ConstantNode(Constant.Infinity)), new ConstantNode(Constant.Infinity), false, false),
+        "none" or "nosolution" or "nosolutions" or "norealsolution" or "norealsolutions" or "emptyset" => new SetNode([]),
+        _ => null,
+    };
+
+    static readonly Dictionary<string, int> NumberWords = new[]
+    {
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+    }.Select((w, i) => (w, i)).ToDictionary(x => x.w, x => x.i);
+
+    /// <summary>Lower-case letters and digits only: \text{(A)} and A, "Odd" and \text{odd} agree.</summary>
+    internal static string TextKey(MathNode n)
+    {
+        var s = n is TextNode t ? t.Value : n.ToString();
+        var sb = new StringBuilder(s.Length);
+        foreach (var c in s) if (char.IsLetterOrDigit(c)) sb.Append(char.ToLowerInvariant(c));
+        return sb.ToString();
+    }
+
+    // ---------- scalars ----------
+
+    Verdict CompareScalars(MathNode g, MathNode p)
+    {
+        if (g is BaseNumberNode || p is BaseNumberNode) return CompareBaseNumbers(g, p);
+        if (IsRatio(g) || IsRatio(p)) return CompareRatios(g, p);
+        if (IsDegrees(g) || IsDegrees(p)) return CompareDegrees(g, p);
+        bool gPercent = g is PercentNode, pPercent = p is PercentNode;
+        var gx = g is PercentNode gp ? gp.X : g;
+        var px = p is PercentNode pp ? pp.X : p;
+        var v = CompareValues(gx, px);
+        if (v.IsEqual || gPercent == pPercent) return v;
+        // 50\% against 0.5: a percentage written as a fraction.
+        var hundred = new NumberNode(BigRational.FromInteger(100), false, "100");
+        var asFraction = gPercent ? CompareValues(new DivNode(gx, hundred), px) : CompareValues(gx, new DivNode(px, hundred));
+        return asFraction.IsEqual ? Verdict.Equal("percentage equal as a fraction: " + asFraction.Reason) : v;
+    }
+
+    static bool IsDegrees(MathNode n) => n is FuncNode { Name: "degrees" } || n is NegNode { X: FuncNode { Name: "degrees" } };
+
+    /// <summary>The number of degrees of an angle written with a degree sign (-5^\circ gives -5).</summary>
+    static MathNode DegreesValue(MathNode n) => n is NegNode neg ? new NegNode(DegreesValue(neg.X)) : ((FuncNode)n).Args[0];
+
+    /// <summary>30^\circ equals 30 as written, and equals \frac{\pi}{6} (its value in radians) against an answer without a degree sign.</summary>
+    Verdict CompareDegrees(MathNode g, MathNode p)
+    {
+        var gx = IsDegrees(g) ? DegreesValue(g) : g;
+        var px = IsDegrees(p) ? DegreesValue(p) : p;
+        var asWritten = CompareScalars(gx, px);
+        if (asWritten.IsEqual || IsDegrees(g) == IsDegrees(p)) return asWritten;
+        var radians = CompareValues(IsDegrees(g) ? g : gx, IsDegrees(p) ? p : px);
+        return radians.IsEqual ? Verdict.Equal("the same angle in radians: " + radians.Reason) : asWritten;
+    }
+
+    static bool IsRatio(MathNode n) => n is FuncNode { Name: "ratio" };
+
+    /// <summary>
+    /// a:b equals c:d part by part (2:4 is not 1:2: ratios are asked in lowest terms, and 4:30 may be a time);
+    /// a:b against a number compares a/b (3:1 is 3).
+    /// </summary>
+    Verdict CompareRatios(MathNode g, MathNode p)
+    {
+        if (g is FuncNode { Name: "ratio" } gr && p is FuncNode { Name: "ratio" } pr)
+        {
+            if (gr.Args.Count != pr.Args.Count) return Verdict.Different("ratios of different lengths");
+            for (int i = 0; i < gr.Args.Count; i++)
+                if (!CompareValues(gr.Args[i], pr.Args[i]).IsEqual) return Verdict.Different($"ratios differ: {g} vs {p}");
+            return Verdict.Equal("the same ratio");
+        }
+        var ratio = (FuncNode)(IsRatio(g) ? g : p);
+        if (ratio.Args.Count != 2) return Verdict.Different("a ratio against a number");
+        var quotient = new DivNode(ratio.Args[0], ratio.Args[1]);
+        var r = IsRatio(g) ? CompareValues(quotient, p) : CompareValues(g, quotient);
+        return r.IsEqual ? Verdict.Equal("ratio equal to the number: " + r.Reason) : Verdict.Different($"{g} vs {p}");
+    }
+
+    static Verdict CompareBaseNumbers(MathNode g, MathNode p)
+    {
+        if (g is BaseNumberNode a && p is BaseNumberNode b)
+            return a.Base == b.Base && ExactEvaluator.BaseValue(a) == ExactEvaluator.BaseValue(b)
+                ? Verdict.Equal($"same number in base {a.Base}") : Verdict.Different("different numbers or bases");
+        var based = (g as BaseNumberNode ?? (BaseNumberNode)p);
+        var other = g is BaseNumberNode ? p : g;
+        // 1011_2 against 1011: the same digits with the base left implicit.
+        if (other is NumberNode n && Digits(n.Text) == Digits(based.Digits)) return Verdict.Equal("same digits, base omitted");
+        return Verdict.Different($"{based} vs {other}");
+    }
+
+    static string Digits(string s) => s.TrimStart('0').ToUpperInvariant() is { Length: > 0 } d ? d : "0";
+
+    Verdict CompareValues(MathNode g, MathNode p)
+    {
+        var gi = InfinitySign(g);
+        var pi = InfinitySign(p);
+        if (gi != 0 || pi != 0)
+            return gi is not null && gi == pi ? Verdict.Equal("same infinity") : Verdict.Different($"{g} vs {p}");
+        var vars = Variables(g, p);
+        if (vars is null) return Verdict.Unknown("too many variables");
+        var v = vars.Count == 0 ? CompareConstants(g, p) : CompareFunctions(g, p, vars);
+        if (v.Decision != Decision.Unknown) return v;
+        // Evaluation could not decide (an unknown function, an undefined value): compare the trees.
+        return g.ToString() == p.ToString() ? Verdict.Equal("same expression tree") : Verdict.Different($"{v.Reason}; trees differ");
+    }
+
+    /// <summary>+1 for oo, -1 for -oo, 0 without infinity, null for infinity inside a larger expression.</summary>
+    static int? InfinitySign(MathNode n) => n switch
+    {
+        ConstantNode { Kind: Constant.Infinity } => 1,
+        NegNode neg => -InfinitySign(neg.X),
+        _ => TreeFacts.ContainsInfinity(n) ? null : 0,
+    };
+
+    static Verdict CompareConstants(MathNode g, MathNode p)
+    {
+        bool approximate = TreeFacts.HasDecimal(g) || TreeFacts.HasDecimal(p);
+        if (ExactEvaluator.Evaluate(g) is { } ge && ExactEvaluator.Evaluate(p) is { } pe)
+        {
+            if (ge == pe) return Verdict.Equal($"exact: {ge}");
+            if (approximate && RoundedEqual(ge, pe)) return Verdict.Equal($"equal to 6 decimal places: {ge} ~ {pe}");
+            return Verdict.Different($"exact values differ: {ge} vs {pe}");
+        }
+        var a = NumericEvaluator.Evaluate(g, null);
+        var b = NumericEvaluator.Evaluate(p, null);
+        if (IsNaN(a) || IsNaN(b)) return Verdict.Unknown("could not evaluate");
+        if (Close(a, b, ExactTolerance)) return Verdict.Equal($"numerically equal: {Show(a)}");
+        if (approximate && RoundedEqual(a, b)) return Verdict.Equal($"equal to 6 decimal places: {Show(a)} ~ {Show(b)}");
+        return Verdict.Different($"values differ: {Show(a)} vs {Show(b)}");
+    }
+
+    /// <summary>Equal when rounded to 6 decimal places (math-verify's rule); tiny values must also agree to 0.1 %.</summary>
+    static bool RoundedEqual(BigRational a, BigRational b)
+    {
+        if (a.RoundDecimals(6) != b.RoundDecimals(6)) return false;
+        return TinyAgree(a.ToDouble(), b.ToDouble());
+    }
+
+    static bool RoundedEqual(Complex a, Complex b)
+    {
+        if (System.Math.Abs(a.Imaginary - b.Imaginary) > 1e-6) return false;
+        double x = a.Real, y = b.Real;
+        if (System.Math.Abs(System.Math.Round(x, 6) - System.Math.Round(y, 6)) > 1e-9 * System.Math.Max(1, System.Math.Abs(x))) return false;
+        return TinyAgree(x, y);
+    }
+
+    static bool TinyAgree(double x, double y)
+    {
+        double m = System.Math.Max(System.Math.Abs(x), System.Math.Abs(y));
+        return m >= 1e-3 || System.Math.Abs(x - y) <= 1e-3 * m;
+    }
+
+    static bool Close(Complex a, Complex b, double tol) =>
+        (a - b).Magnitude <= tol * System.Math.Max(a.Magnitude, b.Magnitude) || (a - b).Magnitude <= 1e-12;
+
+    static string Show(Complex c) => System.Math.Abs(c.Imaginary) < 1e-12
+        ? c.Real.ToString("G10", CultureInfo.InvariantCulture)
+        : $"{c.Real.ToString("G10", CultureInfo.InvariantCulture)}{(c.Imaginary < 0 ? "-" : "+")}{System.Math.Abs(c.Imaginary).ToString("G10", CultureInfo.InvariantCulture)}i";
+
+    static bool IsNaN(Complex c) => double.IsNaN(c.Real) || double.IsNaN(c.Imaginary);
+
+    static Verdict CompareFunctions(MathNode g, MathNode p, List<string> vars)
+    {
+        int valid = 0;
+        foreach (var env in Points(vars, TreeFacts.IsDomainSensitive(g) || TreeFacts.IsDomainSensitive(p)))
+        {
+            var a = NumericEvaluator.Evaluate(g, env);
+            var b = NumericEvaluator.Evaluate(p, env);
+            if (IsNaN(a) || IsNaN(b)) continue;
+            double scale = System.Math.Max(1, System.Math.Max(a.Magnitude, b.Magnitude));
+            if ((a - b).Magnitude > PointTolerance * scale)
+                return Verdict.Different($"differ at {string.Join(", ", env.Select(kv => kv.Key + "=" + Show(kv.Value)))}: {Show(a)} vs {Show(b)}");
+            valid++;
+        }
+        return valid >= 3 ? Verdict.Equal($"equal at {valid} random points of {string.Join(", ", vars)}") : Verdict.Unknown("too few points where both are defined");
+    }
+
+    // ---------- random points ----------
+
+    static List<string>? Variables(MathNode a, MathNode b)
+    {
+        var set = new HashSet<string>();
+        TreeFacts.CollectSymbols(a, set);
+        TreeFacts.CollectSymbols(b, set);
+        if (set.Count > Columns) return null;
+        var list = set.ToList();
+        list.Sort(StringComparer.Ordinal);
+        return list;
+    }
+
+    const int Columns = 48;
+    static readonly double[][] PositivePoints = MakePoints(6, 0.55, 2.95, seed: 12345);
+    static readonly double[][] SignedPoints = MakePoints(3, -2.9, 2.9, seed: 67890);
+
+    static double[][] MakePoints(int rows, double lo, double hi, int seed)
+    {
+        var rng = new Random(seed);
+        var r = new double[rows][];
+        for (int i = 0; i < rows; i++)
+        {
+            r[i] = new double[Columns];
+            for (int j = 0; j < Columns; j++)
+            {
+                double v;
+                do v = lo + (hi - lo) * rng.NextDouble(); while (System.Math.Abs(v) < 0.3);
+                r[i][j] = v;
+            }
+        }
+        return r;
+    }
+
+    /// <summary>
+    /// Variable bindings to test at: positive values (where contest problems take their variables),
+    /// and, unless roots or logarithms of variables make the value branch-dependent, some negative ones.
+    /// </summary>
+    static IEnumerable<Dictionary<string, Complex>> Points(List<string> vars, bool positiveOnly)
+    {
+        var rows = positiveOnly ? PositivePoints : PositivePoints.Concat(SignedPoints);
+        foreach (var row in rows)
+        {
+            var env = new Dictionary<string, Complex>(vars.Count);
+            for (int j = 0; j < vars.Count; j++) env[vars[j]] = row[j];
+            yield return env;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace Rlvr.Model;
+
+/// <summary>
+/// Process-wide settings of the native libraries under TorchSharp, applied once before the first
+/// model is built (and first thing in the CLI). A user's own environment variable always wins.
+/// <list type="bullet">
+/// <item>glibc returns freed tensor memory to the OS. libtorch's CPU tensors come from malloc; glibc
+/// serves large blocks with mmap but, after the first is freed, raises its mmap threshold (up to 32 MB)
+/// and serves later ones from the heap, which fragments and is not given back. Measured on
+/// Qwen2.5-0.5B: RSS grew by ~300 MB per 8 x 256-token forward pass without bound; with a fixed
+/// threshold it stays flat, at the cost of page faults on fresh mappings (a few percent of a forward
+/// pass, within the noise of our measurements).</item>
+/// <item>MKL's conditional numerical reproducibility (MKL_CBWR) is pinned to the CPU's vector
+/// instruction set. Without it MKL picks kernels by the alignment of each buffer, so a run resumed
+/// from a checkpoint (a new process, other addresses) computed gradients differing in the last bits
+/// from the uninterrupted run. Pinned, results depend only on the data; measured here it also made
+/// the decode-shaped GEMM ([64, 896] x [896, 4864]) about 2x faster and large GEMMs ~8 % slower.</item>
+/// </list>
+/// </summary>
+public static partial class NativeRuntime
+{
+    /// <summary>Blocks of at least this size get their own mapping, unmapped on free.</summary>
+    const int MmapThresholdBytes = 1 << 20;
+    const int M_MMAP_THRESHOLD = -3;
+
+    static int applied;
+
+    public static void Configure()
+    {
+        if (!OperatingSystem.IsLinux() || Interlocked.Exchange(ref applied, 1) == 1) return;
+        try
+        {
+            // Set in the native environment: MKL reads it with getenv, which .NET's own copy does not reach.
+            if (MklBranch() is { } branch) setenv("MKL_CBWR", branch, 0);
+            if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") == null) mallopt(M_MMAP_THRESHOLD, MmapThresholdBytes);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }   // not glibc: nothing to tune
+    }
+
+    static string? MklBranch() =>
+        Avx512F.IsSupported ? "AVX512" : Avx2.IsSupported ? "AVX2" : Avx.IsSupported ? "AVX" : null;
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int mallopt(int param, int value);
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
+}

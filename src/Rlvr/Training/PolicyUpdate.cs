@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using Rlvr.Model;
+using static TorchSharp.torch;
+
+namespace Rlvr.Training;
+
+/// <summary>What one policy update did: mean loss and gradient norm over its optimizer steps, token-weighted
+/// diagnostics, seconds spent, and how many optimizer steps were skipped for non-finite values.</summary>
+public sealed record UpdateResult(int OptimizerSteps, int NonFinite, double Loss, double GradNorm,
+    double ClipRatio, double Entropy, double? Kl, long Tokens, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds);
+
+/// <summary>How rollouts become optimizer steps: epochs over the batch, mini-batches (one optimizer step each),
+/// gradient-accumulation micro-batches, and a token budget per forward/backward.</summary>
+public sealed record UpdateSchedule(int Epochs = 1, int MiniBatches = 1, int GradAccum = 1, int MicroBatchTokens = 0,
+    double GradClip = 1.0, int MaxResponseLength = 512);
+
+/// <summary>
+/// The policy-gradient update on a batch of rollouts: for each optimizer step, the policy's token
+/// log-probs (chunked over the vocabulary) on the sampler's own ids, the PPO-clipped loss against the
+/// sampler's log-probs, backward over micro-batches, global-norm clipping and AdamW. A non-finite loss
+/// or gradient norm skips that optimizer step, so the weights are never corrupted.
+/// </summary>
+public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLossOptions loss, UpdateSchedule schedule, LoadedModel? reference = null)
+{
+    public UpdateResult Run(IReadOnlyList<Rollout> rollouts, double lr)
+    {
+        var model = policy.Model;
+        model.train();
+        double lossSum = 0, normSum = 0, clipTokens = 0, entropyTokens = 0, klTokens = 0, forward = 0, backward = 0, step = 0;
+        long tokens = 0;
+        int updates = 0, nonFinite = 0;
+        var miniBatches = Split(rollouts, schedule.MiniBatches);
+        for (int epoch = 0; epoch < schedule.Epochs; epoch++)
+            foreach (var miniBatch in miniBatches)
+            {
+                var sw = Stopwatch.StartNew();
+                optimizer.ZeroGrad();
+                var normalization = new LossNormalization(miniBatch.Sum(r => (long)r.CompletionIds.Length), miniBatch.Count, schedule.MaxResponseLength);
+                double batchLoss = 0;
+                foreach (var accumulation in Split(miniBatch, schedule.GradAccum))
+                    foreach (var micro in RolloutBatch.SplitByTokens(accumulation, schedule.MicroBatchTokens))
+                    {
+                        var (microLoss, stats, seconds) = MicroBatch(micro, normalization);
+                        forward += seconds;
+                        batchLoss += microLoss;
+                        clipTokens += stats.ClipRatio * stats.Tokens;
+                        entropyTokens += (stats.EntropyMean ?? 0) * stats.Tokens;
+                        klTokens += (stats.KlMean ?? 0) * stats.Tokens;
+                        tokens += stats.Tokens;
+                    }
+                backward += sw.Elapsed.TotalSeconds;
+                sw.Restart();
+                double norm = optimizer.GradNorm();
+                if (double.IsFinite(norm) && double.IsFinite(batchLoss))
+                {
+                    optimizer.ClipGradients(norm, schedule.GradClip);
+                    optimizer.Update(lr);
+                    updates++;
+                    lossSum += batchLoss;
+                    normSum += norm;
+                }
+                else
+                {
+                    nonFinite++;
+                    optimizer.ZeroGrad();
+                }
+                step += sw.Elapsed.TotalSeconds;
+            }
+        model.eval();
+        double PerToken(double sum) => tokens == 0 ? 0 : sum / tokens;
+        return new UpdateResult(updates, nonFinite, updates == 0 ? double.NaN : lossSum / updates, updates == 0 ? double.NaN : normSum / updates,
+            PerToken(clipTokens), PerToken(entropyTokens), reference is null ? null : PerToken(klTokens), tokens, forward, backward - forward, step);
+    }
+
+    /// <summary>Forward (log-probs, loss) and backward of one micro-batch; returns the seconds the forward took.</summary>
+    (double Loss, PolicyLossStats Stats, double ForwardSeconds) MicroBatch(IReadOnlyList<Rollout> micro, LossNormalization normalization)
+    {
+        var sw = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        using var batch = RolloutBatch.Create(micro, policy.Model.Device);
+        var hidden = batch.PredictorHidden(policy.Model.Hidden(batch.InputIds, batch.Positions));
+        var (logProbs, entropy) = TokenLogProbs.Compute(hidden, policy.Model.LmHeadWeight, batch.Targets);
+        Tensor? refLogProbs = null;
+        if (reference is not null)
+            using (no_grad())
+            {
+                var refHidden = batch.PredictorHidden(reference.Model.Hidden(batch.InputIds, batch.Positions));
+                refLogProbs = TokenLogProbs.Compute(refHidden, reference.Model.LmHeadWeight, batch.Targets).LogProbs;
+            }
+        var result = PolicyLoss.Compute(logProbs, batch.OldLogProbs, batch.Advantages, batch.Mask, loss, normalization, refLogProbs, entropy);
+        double forward = sw.Elapsed.TotalSeconds;
+        result.Loss.backward();
+        return (result.Loss.item<float>(), result.Stats, forward);
+    }
+
+    /// <summary>Splits into <paramref name="parts"/> consecutive near-equal parts (fewer when there are fewer items).</summary>
+    public static List<List<Rollout>> Split(IReadOnlyList<Rollout> items, int parts)
+    {
+        parts = System.Math.Max(1, System.Math.Min(parts, items.Count));
+        var result = new List<List<Rollout>>();
+        for (int p = 0, start = 0; p < parts; p++)
+        {
+            int size = items.Count / parts + (p < items.Count % parts ? 1 : 0);
+            result.Add(items.Skip(start).Take(size).ToList());
+            start += size;
+        }
+        return result;
+    }
+}

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Rlvr.Tests.Training;
+
+/// <summary>A tiny random model with the real tokenizer, made once for the end-to-end training tests.</summary>
+public sealed class TinyModelFixture
+{
+    public string ModelDir { get; }
+
+    public TinyModelFixture()
+    {
+        ModelDir = Path.Combine(Fixtures.TempDir(), "tiny");
+        var r = CliRunner.Run("init-model", "--config", "tiny", "--out", ModelDir, "--seed", "1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+    }
+}
+
+public class TrainEndToEndTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>
+{
+    string[] TrainArgs(string runDir, string objective, int steps) =>
+    [
+        "train", "--model", tiny.ModelDir, "--objective", objective, "--out", runDir,
+        "--steps", steps.ToString(), "--rollout-batch-size", "4", "--rollouts-per-prompt", "2", "--max-new-tokens", "8",
+        "--eval-every", "2", "--eval-limit", "4", "--eval-max-new-tokens", "8", "--save-every", "2", "--lr", "1e-3",
+        "--grad-accum", "2", "--seed", "7",
+    ];
+
+    static List<JsonObject> Lines(string path) =>
+        File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList();
+
+    [Fact]
+    public void Train_writes_metrics_events_samples_and_a_loadable_checkpoint()
+    {
+        var run = Path.Combine(Fixtures.TempDir(), "run");
+        var r = CliRunner.Run(TrainArgs(run, "nsr", 3));
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+
+        var metrics = Lines(Path.Combine(run, "metrics.jsonl"));
+        Assert.Equal([1, 2, 3], metrics.Where(l => (string)l["type"]! == "train").Select(l => (int)l["step"]!));
+        Assert.Equal([0, 2, 3], metrics.Where(l => (string)l["type"]! == "eval").Select(l => (int)l["step"]!));
+        var first = metrics.First(l => (string)l["type"]! == "train");
+        foreach (var key in new[] { "reward", "correct_ratio", "completions/mean_length", "time/sampling", "time/step", "lr" })
+            Assert.True(first.ContainsKey(key), $"missing {key}");
+        // A random model is always wrong: NSR still trains on every sample.
+        Assert.True(first.ContainsKey("loss") || first.ContainsKey("skipped"));
+
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(run, "events")));
+        Assert.Equal(12, File.ReadAllLines(Path.Combine(run, "samples.jsonl")).Length);
+        Assert.True(File.Exists(Path.Combine(run, "eval", "step_000003.json")));
+        Assert.True(File.Exists(Path.Combine(run, "summary.json")));
+        var config = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!;
+        Assert.Equal(3, (int)config["steps"]!);
+
+        var checkpoint = Path.Combine(run, "checkpoints", "step_000003");
+        Assert.True(File.Exists(Path.Combine(checkpoint, "trainer_state.json")));
+        var input = Path.Combine(run, "in.jsonl");
+        File.WriteAllText(input, """{"id": 1, "input_ids": [151644, 872, 198, 9707]}""" + "\n");
+        var scored = CliRunner.Run("logprobs", "--model", checkpoint, "--input", input);
+        Assert.True(scored.ExitCode == 0, scored.Stderr);
+        Assert.Equal(3, ((JsonArray)JsonNode.Parse(scored.Stdout.Trim())!["token_logprobs"]!).Count);
+    }
+
+    [Fact]
+    public void A_run_killed_and_resumed_gives_the_same_metrics_as_an_uninterrupted_run()
+    {
+        const int steps = 6;
+        var whole = Path.Combine(Fixtures.TempDir(), "whole");
+        var r = CliRunner.Run(TrainArgs(whole, "nsr", steps));
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+
+        var killed = Path.Combine(Fixtures.TempDir(), "killed");
+        KillAfterCheckpoint(TrainArgs(killed, "nsr", steps), Path.Combine(killed, "checkpoints", "step_000002", "trainer_state.json"));
+        var resumed = CliRunner.Run("train", "--resume", killed);
+        Assert.True(resumed.ExitCode == 0, resumed.Stdout + resumed.Stderr);
+
+        static IEnumerable<string> TrainLines(string run) => Lines(Path.Combine(run, "metrics.jsonl"))
+            .Where(l => (string)l["type"]! == "train")
+            .Select(l => { foreach (var k in l.Select(kv => kv.Key).Where(k => k.StartsWith("time/")).ToList()) l.Remove(k); return l.ToJsonString(); });
+        var expected = TrainLines(whole).ToList();
+        Assert.Equal(steps, expected.Count);
+        Assert.Equal(expected, TrainLines(killed));
+        Assert.Equal(File.ReadAllLines(Path.Combine(whole, "samples.jsonl")), File.ReadAllLines(Path.Combine(killed, "samples.jsonl")));
+    }
+
+    /// <summary>Starts a training run and kills it as soon as <paramref name="marker"/> exists (or lets it finish, if it is faster).</summary>
+    static void KillAfterCheckpoint(string[] args, string marker)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Rlvr.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (!File.Exists(marker) && !p.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        if (!p.HasExited) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+        Assert.True(File.Exists(marker), "the run never wrote its step-2 checkpoint");
+    }
+
+    [Fact]
+    public void A_second_run_into_the_same_folder_is_refused_and_bad_options_are_named()
+    {
+        var run = Path.Combine(Fixtures.TempDir(), "run");
+        Directory.CreateDirectory(run);
+        File.WriteAllText(Path.Combine(run, "metrics.jsonl"), "");
+        var r = CliRunner.Run(TrainArgs(run, "psr", 1));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--resume", r.Stderr);
+
+        r = CliRunner.Run(TrainArgs(Path.Combine(Fixtures.TempDir(), "x"), "ppo", 1));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("objective", r.Stderr);
+    }
+}
