@@ -22,3 +22,20 @@ public class GenerationBenchTests
         Assert.True(r.DecodeTokensPerSecond > 0 && r.PrefillTokensPerSecond > 0 && r.DecodeEfficiency > 0 && r.PeakRssMb > 0);
     }
 }
+
+public class BenchGenerateCommandTests
+{
+    [Fact]
+    public void Json_output_ends_with_the_documented_keys()
+    {
+        var r = CliRunner.Run("bench", "generate", "--config", "tiny", "--batch", "2", "--prompt-tokens", "3", "--new-tokens", "2", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var last = System.Text.Json.Nodes.JsonNode.Parse(r.Stdout.TrimEnd().Split('\n')[^1])!;
+        foreach (var key in new[] { "decode_tokens_per_s", "prefill_tokens_per_s", "efficiency", "peak_rss_mb" })
+            Assert.True((double)last[key]! > 0, key);
+
+        var both = CliRunner.Run("bench", "generate", "--config", "tiny", "--model", Fixtures.TinyQwen2);
+        Assert.Equal(1, both.ExitCode);
+        Assert.Contains("exactly one of --model", both.Stderr);
+    }
+}
