@@ -57,8 +57,6 @@ internal sealed class GenerationRun : IDisposable
         this.n = n;
         this.p = p;
         this.stopIds = [.. stopIds];
-        stopIdTensor = stopIds.Count > 0 && p.MinNewTokens > 0
-            ? torch.tensor(stopIds.Select(i => (long)i).ToArray(), device: model.Device).DetachFromDisposeScope() : null;
         this.progress = progress;
         maxStopStringLength = p.StopStrings?.Max(s => s.Length) ?? 0;
         sequences = new Sequence[prompts.Count * n];
@@ -67,6 +65,8 @@ internal sealed class GenerationRun : IDisposable
 
         var (rows, positions) = CacheShape(prompts, n, p.MaxNewTokens, sampler.MaxBatch);
         cache = KvCache.Create(model.Config, rows, positions, model.Device, model.DType);
+        stopIdTensor = stopIds.Count > 0 && p.MinNewTokens > 0
+            ? torch.tensor(stopIds.Select(i => (long)i).ToArray(), device: model.Device).DetachFromDisposeScope() : null;
         sequenceOf = Enumerable.Repeat(Idle, rows).ToArray();
         start = new long[rows];
         nextToken = new long[rows];
@@ -97,7 +97,7 @@ internal sealed class GenerationRun : IDisposable
             else if (IdleRows() >= System.Math.Max(1, cache.Batch / 8) && done < sequences.Length) Compact();
             Report();
         }
-        return sequences.Select(ToCompletion).ToList();
+        return sequences.Select(s => s.Result!).ToList();
     }
 
     /// <summary>One decode step for every row: forward one token, draw the next, record it, retire finished sequences.</summary>
@@ -142,6 +142,7 @@ internal sealed class GenerationRun : IDisposable
             generatedTokens++;
             if (Finished(s))
             {
+                s.Complete(ToCompletion(s));
                 sequenceOf[r] = Idle;
                 done++;
             }
@@ -243,41 +244,52 @@ internal sealed class GenerationRun : IDisposable
         }
         var chunkCache = KvCache.Create(model.Config, count, System.Math.Max(width, 1), model.Device, model.DType);
         peakPrefixBytes = System.Math.Max(peakPrefixBytes, KvCache.BytesFor(model.Config, count, System.Math.Max(width, 1), model.DType));
-        if (width > 0)
+        try
         {
-            var ids = new long[count * width];
-            var positions = new long[count * width];
-            var real = new bool[count * width];
-            for (var i = 0; i < count; i++)
-            {
-                var prompt = prompts[first + i];
-                var pad = width - (prompt.Count - 1);
-                for (var t = pad; t < width; t++)
-                {
-                    ids[i * width + t] = prompt[t - pad];
-                    positions[i * width + t] = t - pad;
-                    real[i * width + t] = true;
-                }
-                prefilledTokens += prompt.Count - 1;
-            }
-            paddedPrefillTokens += (long)count * width;
-            using var scope = torch.NewDisposeScope();
-            var device = model.Device;
-            var idTensor = torch.tensor(ids, device: device).view(count, width);
-            var positionTensor = torch.tensor(positions, device: device).view(count, width);
-            var mask = torch.tensor(real, device: device).view(count, width);
-            // Long prompts go through in pieces of the token budget (the cache carries the rest).
-            var piece = System.Math.Max(1, budget / count);
-            for (var t = 0; t < width; t += piece)
-            {
-                var len = System.Math.Min(piece, width - t);
-                model.Hidden(idTensor.narrow(1, t, len), positionTensor.narrow(1, t, len), chunkCache, mask.narrow(1, 0, t + len)).Dispose();
-            }
+            if (width > 0) PrefillLeftPadded(chunkCache, first, count, width, budget);
+        }
+        catch
+        {
+            chunkCache.Dispose();
+            throw;
         }
         prefilledPrompts = first + count;
         prefillTime.Stop();
         Report();
         return new PromptChunk(first, count, count * n, chunkCache);
+    }
+
+    /// <summary>Runs prompts [first, first + count) minus their last token, left-padded to <paramref name="width"/>, into <paramref name="cache"/>.</summary>
+    void PrefillLeftPadded(KvCache cache, int first, int count, int width, int budget)
+    {
+        var ids = new long[count * width];
+        var positions = new long[count * width];
+        var real = new bool[count * width];
+        for (var i = 0; i < count; i++)
+        {
+            var prompt = prompts[first + i];
+            var pad = width - (prompt.Count - 1);
+            for (var t = pad; t < width; t++)
+            {
+                ids[i * width + t] = prompt[t - pad];
+                positions[i * width + t] = t - pad;
+                real[i * width + t] = true;
+            }
+            prefilledTokens += prompt.Count - 1;
+        }
+        paddedPrefillTokens += (long)count * width;
+        using var scope = torch.NewDisposeScope();
+        var device = model.Device;
+        var idTensor = torch.tensor(ids, device: device).view(count, width);
+        var positionTensor = torch.tensor(positions, device: device).view(count, width);
+        var mask = torch.tensor(real, device: device).view(count, width);
+        // Long prompts go through in pieces of the token budget (the cache carries the rest).
+        var piece = System.Math.Max(1, budget / count);
+        for (var t = 0; t < width; t += piece)
+        {
+            var len = System.Math.Min(piece, width - t);
+            model.Hidden(idTensor.narrow(1, t, len), positionTensor.narrow(1, t, len), cache, mask.narrow(1, 0, t + len)).Dispose();
+        }
     }
 
     /// <summary>The cache is full to its end: move every row left by the smallest start among the active rows.</summary>
@@ -358,18 +370,28 @@ internal sealed class GenerationRun : IDisposable
         public int PromptIndex { get; } = promptIndex;
         public int SampleIndex { get; } = sampleIndex;
         public SequenceRandom Random { get; } = random;
-        public List<int> Ids { get; } = [];
-        public List<float> LogProbs { get; } = [];
-        public List<float> SamplingLogProbs { get; } = [];
+        public List<int> Ids { get; private set; } = [];
+        public List<float> LogProbs { get; private set; } = [];
+        public List<float> SamplingLogProbs { get; private set; } = [];
         public FinishReason? Finish { get; set; }
         public bool EndsWithStopToken { get; set; }
         public string? StopString { get; set; }
+        /// <summary>Set when the sequence finishes; its growing lists are dropped then (evaluation holds 1246 x n of these).</summary>
+        public Completion? Result { get; private set; }
 
         public void Append(int id, float logProb, float samplingLogProb)
         {
             Ids.Add(id);
             LogProbs.Add(logProb);
             SamplingLogProbs.Add(samplingLogProb);
+        }
+
+        public void Complete(Completion result)
+        {
+            Result = result;
+            Ids = [];
+            LogProbs = [];
+            SamplingLogProbs = [];
         }
     }
 

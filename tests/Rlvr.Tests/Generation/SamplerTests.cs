@@ -46,6 +46,10 @@ public class SamplerTests
             Assert.All(completions, c => Assert.All(c.SamplingLogProbs, lp => Assert.Equal(0f, lp)));
             if (maxBatch == 3) Assert.True(sampler.LastStats!.Shifts > 0, "rows refilled while others decode should have moved the cache");
         }
+        // A prefill budget of 5 tokens: one prompt per chunk, long prompts prefilled in pieces through the cache.
+        var pieces = new Sampler(Odd, maxBatch: 4) { PrefillTokens = 5 };
+        Assert.Equal(expected, Ids(pieces.Generate(OddPrompts, 1, Greedy with { MaxNewTokens = tokens })));
+        Assert.Equal(OddPrompts.Length, pieces.LastStats!.PrefilledPrompts);
     }
 
     [Fact]
