@@ -28,6 +28,8 @@ internal sealed class GenerationRun : IDisposable
     readonly SamplingParams p;
     readonly HashSet<int> stopIds;
     readonly Tensor? stopIdTensor;
+    /// <summary>[rows, padded vocab]: each step's logits, reused so that no step allocates vocabulary-sized tensors (see <see cref="TokenSampling"/>).</summary>
+    readonly Tensor logitsBuffer;
     readonly IProgress<GenerationProgress>? progress;
     readonly Sequence[] sequences;
     readonly KvCache cache;
@@ -65,6 +67,7 @@ internal sealed class GenerationRun : IDisposable
 
         var (rows, positions) = CacheShape(prompts, n, p.MaxNewTokens, sampler.MaxBatch);
         cache = KvCache.Create(model.Config, rows, positions, model.Device, model.DType);
+        logitsBuffer = torch.zeros(rows, TokenSampling.PaddedWidth(model.Config.VocabSize), model.DType, model.Device).DetachFromDisposeScope();
         stopIdTensor = stopIds.Count > 0 && p.MinNewTokens > 0
             ? torch.tensor(stopIds.Select(i => (long)i).ToArray(), device: model.Device).DetachFromDisposeScope() : null;
         sequenceOf = Enumerable.Repeat(Idle, rows).ToArray();
@@ -116,7 +119,10 @@ internal sealed class GenerationRun : IDisposable
         var positions = torch.tensor(position, device: device).view(rows, 1);
         var mask = torch.arange(length + 1, ScalarType.Int64, device).unsqueeze(0).ge(torch.tensor(start, device: device).unsqueeze(1));
         var hidden = model.Hidden(ids, positions, cache, mask);
-        var logits = model.Logits(hidden.view(rows, -1));
+        // The LM head (Logits) written into the buffer: x W^T with beta 0 ignores what the buffer held.
+        var padded = logitsBuffer.narrow(0, 0, rows);
+        var vocab = model.Config.VocabSize;
+        padded.narrow(1, 0, vocab).addmm_(hidden.view(rows, -1), model.LmHeadWeight.t(), beta: 0, alpha: 1);
         forwardTime.Stop();
 
         samplingTime.Start();
@@ -129,7 +135,7 @@ internal sealed class GenerationRun : IDisposable
             uniforms[r] = s.Random.Uniform(s.Ids.Count);
             banned[r] = s.Ids.Count < p.MinNewTokens;
         }
-        var drawn = TokenSampling.Draw(logits, p, torch.tensor(uniforms, device: device),
+        var drawn = TokenSampling.Draw(padded, vocab, p, torch.tensor(uniforms, device: device),
             stopIdTensor, stopIdTensor is null ? null : torch.tensor(banned, device: device));
         var tokens = drawn.Tokens.cpu().data<long>().ToArray();
         var logProbs = drawn.LogProbs.cpu().data<float>().ToArray();
@@ -363,6 +369,7 @@ internal sealed class GenerationRun : IDisposable
         cache.Dispose();
         foreach (var c in chunks) c.Cache.Dispose();
         stopIdTensor?.Dispose();
+        logitsBuffer.Dispose();
     }
 
     sealed class Sequence(int promptIndex, int sampleIndex, SequenceRandom random)

@@ -6,29 +6,40 @@ namespace Rlvr.Generation;
 /// <summary>
 /// Draws one token per row of a [B, vocab] logits tensor, batched on the tensor: the only values that
 /// cross from C# are B uniforms, and B tokens and 2B log-probs come back. Sampling is by inverse CDF:
-/// the token is the first whose cumulative probability reaches u * total, so a sequence's draw depends
+/// the token is the first whose running sum of weights reaches u x total, so a sequence's draw depends
 /// only on its own uniform (see <see cref="SequenceRandom"/>), never on the other rows.
 ///
-/// A pass over [64, 151936] fp32 logits costs several milliseconds here, so the common case
-/// (temperature 1, no top-k/top-p) takes four: row max, subtract, exp, cumsum; the normaliser is the
-/// last cumulative sum. The logits tensor is consumed (modified in place).
+/// A pass over [64, 151936] fp32 logits costs milliseconds, and so does every fresh [64, 151936]
+/// tensor (39 MB of new pages to fault in and zero), so the logits live in a buffer the caller reuses
+/// (<see cref="PaddedWidth"/> columns, the vocabulary first, zeros after) and are turned in place into
+/// weights exp((logit - max) / T). The common RL case (temperature 1, no top-k/top-p) then takes four
+/// passes (max, subtract, exp, block sums) and allocates nothing of vocabulary size: the running sum is
+/// two-level, over blocks of <see cref="BlockSize"/> tokens and then inside the chosen block.
 /// </summary>
 internal static class TokenSampling
 {
-    /// <summary>First width tried for a top-p nucleus without top-k; it grows 8x until the top tokens hold the nucleus.</summary>
+    /// <summary>Tokens per block of the two-level running sum.</summary>
+    public const long BlockSize = 512;
+
+    /// <summary>First width tried for a top-p nucleus without top-k; it grows 8x, only in the rows that need it.</summary>
     const long FirstNucleusWidth = 64;
+
+    /// <summary>Columns of the logits buffer for a vocabulary: a whole number of blocks.</summary>
+    public static long PaddedWidth(long vocab) => (vocab + BlockSize - 1) / BlockSize * BlockSize;
 
     /// <summary>All [B]: the drawn tokens (int64), their log-probs under the model at temperature 1, and under the sampling distribution.</summary>
     public sealed record Drawn(Tensor Tokens, Tensor LogProbs, Tensor SamplingLogProbs);
 
     /// <summary>
-    /// <paramref name="logits"/> [B, V] fp32, overwritten; <paramref name="uniforms"/> [B] in (0, 1), unused when
-    /// greedy; <paramref name="bannedTokens"/> [k] are excluded in the rows where <paramref name="bannedRows"/> [B]
-    /// is true (stop tokens before min_new_tokens).
+    /// <paramref name="padded"/> [B, PaddedWidth(vocab)]: logits in the first <paramref name="vocab"/> columns,
+    /// zeros in the rest (which must stay zero); overwritten. <paramref name="uniforms"/> [B] in (0, 1), unused
+    /// when greedy. <paramref name="bannedTokens"/> [k] are excluded in the rows where <paramref name="bannedRows"/>
+    /// [B] is true (stop tokens before min_new_tokens).
     /// </summary>
-    public static Drawn Draw(Tensor logits, SamplingParams p, Tensor uniforms, Tensor? bannedTokens = null, Tensor? bannedRows = null)
+    public static Drawn Draw(Tensor padded, long vocab, SamplingParams p, Tensor uniforms, Tensor? bannedTokens = null, Tensor? bannedRows = null)
     {
-        // log Z of the model at temperature 1 (in logits units), needed separately once tokens are banned.
+        var logits = padded.narrow(1, 0, vocab);
+        // With a ban the model's normaliser (temperature 1, nothing banned) must be taken first.
         Tensor? logZ = null;
         var banning = bannedTokens is not null && bannedRows is not null;
         if (banning)
@@ -43,45 +54,40 @@ internal static class TokenSampling
             return new Drawn(best.squeeze(1), (logits.gather(1, best) - logZ).squeeze(1), torch.zeros(logits.shape[0], ScalarType.Float32, logits.device));
         }
 
-        var max = logits.amax([1], keepdim: true);
-        var shifted = logits.sub_(max);                        // <= 0: exp cannot overflow
         var t = p.Temperature;
-        var topK = p.TopK > 0 && p.TopK < logits.shape[1];
+        var max = logits.amax([1], keepdim: true);
+        var weights = logits.sub_(max).exp_();                  // exp(logit - max): in [0, 1], 1 at the max
+        // log of the model's normaliser relative to max; null until known.
+        var logModelTotal = logZ?.sub(max);
+        if (t != 1)
+        {
+            logModelTotal ??= weights.sum(1, keepdim: true).log_();
+            weights.pow_(1 / t);                                // exp((logit - max) / T)
+        }
+        // log p(token) at T = 1 = log(weight at T) x T - log of the model's normaliser.
+        Tensor ModelLogProb(Tensor logWeight, Tensor logTotal) => logWeight.mul(t).sub_(logTotal);
+
+        var topK = p.TopK > 0 && p.TopK < vocab;
         if (!topK && p.TopP >= 1)
         {
-            // The whole vocabulary: weights exp(shifted / T), drawn by their running sum.
-            if (t != 1) logZ ??= shifted.exp().sum(1, keepdim: true).log_().add_(max);
-            var weights = (t == 1 ? shifted : shifted.mul_(1 / t)).exp_();
-            var (index, logWeight, logTotal) = InverseCdf(weights, uniforms);
+            var (index, logWeight, logTotal) = BlockInverseCdf(padded, uniforms);
             var sampling = logWeight - logTotal;
-            // log p at T = 1: shifted = log weight x T; without a ban and at T = 1 it is the sampling log-prob.
-            var model = logZ is null ? sampling : logWeight.mul(t).add_(max).sub_(logZ);
-            return new Drawn(index.squeeze(1), model.squeeze(1), sampling.squeeze(1));
+            return new Drawn(index.squeeze(1), ModelLogProb(logWeight, logModelTotal ?? logTotal).squeeze(1), sampling.squeeze(1));
         }
 
-        logZ ??= shifted.exp().sum(1, keepdim: true).log_().add_(max);
-        var scaled = t == 1 ? shifted : shifted.mul_(1 / t);
-        Tensor candidates, candidateIds, logNormaliser;
-        if (topK)
-        {
-            (candidates, candidateIds) = scaled.topk(p.TopK, 1);
-            logNormaliser = candidates.logsumexp(1, keepdim: true);    // top-k renormalises before top-p
-        }
-        else
-        {
-            // Without a ban, at T = 1 the sampling normaliser is the model's.
-            logNormaliser = t == 1 && !banning ? logZ - max : scaled.logsumexp(1, keepdim: true);
-            (candidates, candidateIds) = NucleusCandidates(scaled, logNormaliser, p.TopP);
-        }
-        var probs = (candidates - logNormaliser).exp_();
+        // Top-k / top-p: the candidates in order of probability (weights order tokens as logits do).
+        var total = weights.sum(1, keepdim: true);
+        logModelTotal ??= total.log();
+        var (candidates, candidateIds) = topK ? weights.topk(p.TopK, 1) : NucleusCandidates(weights, total, p.TopP);
+        var probs = candidates / (topK ? candidates.sum(1, keepdim: true) : total);   // top-k renormalises before top-p
         if (p.TopP < 1)
         {
-            // Candidates are sorted by probability: a token stays when the mass before it is below top_p.
+            // A token stays when the mass before it is below top_p.
             var massBefore = probs.cumsum(1).sub_(probs);
             probs.masked_fill_(massBefore.ge(p.TopP), 0);
         }
         var (at, logProb, logSum) = InverseCdf(probs, uniforms);
-        var modelLogProb = candidates.gather(1, at).mul_(t).add_(max).sub_(logZ);
+        var modelLogProb = ModelLogProb(candidates.gather(1, at).log_(), logModelTotal);
         return new Drawn(candidateIds.gather(1, at).squeeze(1), modelLogProb.squeeze(1), (logProb - logSum).squeeze(1));
     }
 
@@ -94,30 +100,57 @@ internal static class TokenSampling
         var cdf = weights.cumsum(1);
         var width = cdf.shape[1];
         var total = cdf.narrow(1, width - 1, 1);
-        var index = torch.searchsorted(cdf, uniforms.to(ScalarType.Float32).unsqueeze(1) * total).clamp_max(width - 1);
+        var index = torch.searchsorted(cdf, Target(uniforms, total)).clamp_max(width - 1);
         return (index, weights.gather(1, index).log_(), total.log());
     }
 
     /// <summary>
-    /// The top tokens of each row, sorted, enough of them to contain the top-p nucleus: the top k of a row
-    /// suffice once their mass reaches top_p (token k+1 would be dropped anyway). Every row starts with the
-    /// top <paramref name="k"/>; only the rows whose nucleus is wider go on, with 8 times as many, so one
-    /// uncertain row does not make the whole batch sort its vocabulary. Rows end up padded with -inf.
+    /// <see cref="InverseCdf"/> over [B, blocks x BlockSize] weights in two levels: the block whose running sum
+    /// reaches u x total, then the entry inside it that reaches the rest. Same draw, but the running sums are
+    /// [B, blocks] and [B, BlockSize] instead of [B, vocab].
     /// </summary>
-    static (Tensor Values, Tensor Ids) NucleusCandidates(Tensor scaled, Tensor logNormaliser, double topP, long k = FirstNucleusWidth)
+    static (Tensor Index, Tensor LogWeight, Tensor LogTotal) BlockInverseCdf(Tensor padded, Tensor uniforms)
     {
-        var vocab = scaled.shape[1];
+        var rows = padded.shape[0];
+        var blocks = padded.view(rows, -1, BlockSize);
+        var count = blocks.shape[1];
+        var blockSums = blocks.sum(2);
+        var cumulative = blockSums.cumsum(1);
+        var total = cumulative.narrow(1, count - 1, 1);
+        var target = Target(uniforms, total);
+        var block = torch.searchsorted(cumulative, target).clamp_max(count - 1);          // [B, 1]
+        var before = (cumulative - blockSums).gather(1, block);
+        var inside = blocks.gather(1, block.unsqueeze(2).expand(rows, 1, BlockSize)).squeeze(1);
+        var insideCdf = inside.cumsum(1);
+        var insideTotal = insideCdf.narrow(1, BlockSize - 1, 1);
+        // The rest lies in (0, block sum] up to rounding; kept inside, and away from 0 so a zero weight never qualifies.
+        var rest = torch.minimum(torch.maximum(target - before, insideTotal * 1e-9), insideTotal);
+        var offset = torch.searchsorted(insideCdf, rest).clamp_max(BlockSize - 1);
+        return (block * BlockSize + offset, inside.gather(1, offset).log_(), total.log());
+    }
+
+    static Tensor Target(Tensor uniforms, Tensor total) => uniforms.to(total.dtype).unsqueeze(1) * total;
+
+    /// <summary>
+    /// The top tokens of each row by weight, sorted, enough of them to contain the top-p nucleus: the top k of a
+    /// row suffice once their mass reaches top_p (token k+1 would be dropped anyway). Every row starts with the
+    /// top <paramref name="k"/>; only the rows whose nucleus is wider go on, with 8 times as many, so one
+    /// uncertain row does not make the whole batch sort its vocabulary. Rows end up padded with zero weights.
+    /// </summary>
+    static (Tensor Values, Tensor Ids) NucleusCandidates(Tensor weights, Tensor total, double topP, long k = FirstNucleusWidth)
+    {
+        var vocab = weights.shape[1];
         k = System.Math.Min(k, vocab);
-        var (values, ids) = scaled.topk((int)k, 1);
+        var (values, ids) = weights.topk((int)k, 1);
         if (k == vocab) return (values, ids);
-        using var mass = (values - logNormaliser).exp_().sum(1);
+        using var mass = values.sum(1, keepdim: true).div_(total).squeeze(1);
         using var wide = mass.lt(topP).nonzero().squeeze(1);      // rows whose top k hold less than top_p
         if (wide.shape[0] == 0) return (values, ids);
 
-        var (wideValues, wideIds) = NucleusCandidates(scaled.index_select(0, wide), logNormaliser.index_select(0, wide), topP, k * 8);
+        var (wideValues, wideIds) = NucleusCandidates(weights.index_select(0, wide), total.index_select(0, wide), topP, k * 8);
         var width = wideValues.shape[1];
-        var rows = scaled.shape[0];
-        var allValues = torch.cat([values, torch.full(rows, width - k, float.NegativeInfinity, values.dtype, values.device)], 1);
+        var rows = weights.shape[0];
+        var allValues = torch.cat([values, torch.zeros(rows, width - k, values.dtype, values.device)], 1);
         var allIds = torch.cat([ids, torch.zeros(rows, width - k, ids.dtype, ids.device)], 1);
         allValues.index_copy_(0, wide, wideValues);
         allIds.index_copy_(0, wide, wideIds);

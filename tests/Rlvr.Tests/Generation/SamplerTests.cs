@@ -181,18 +181,20 @@ public class SamplerTests
         Assert.True(delayed.TokenIds.Length >= 3);
     }
 
-    [Fact]
-    public void Min_new_tokens_removes_stop_tokens_from_the_sampling_distribution()
+    [Theory]
+    [InlineData(1.0, 1.0)]
+    [InlineData(0.8, 0.9)]
+    public void Min_new_tokens_removes_stop_tokens_from_the_sampling_distribution(double temperature, double topP)
     {
         var prompt = OddPrompts[0];
         var logits = NextLogits(Odd, prompt);
         var stops = Enumerable.Range(0, 40).ToList();   // 40 of 320 tokens
         var completions = new Sampler(Odd, maxBatch: 512).Generate([prompt], 2000,
-            new SamplingParams { StopTokenIds = stops, MinNewTokens = 2, MaxNewTokens = 2, Seed = 9 });
+            new SamplingParams { Temperature = temperature, TopP = topP, StopTokenIds = stops, MinNewTokens = 2, MaxNewTokens = 2, Seed = 9 });
         Assert.All(completions, c => Assert.DoesNotContain(c.TokenIds, t => t < 40));
         Assert.All(completions, c => Assert.Equal(FinishReason.Length, c.FinishReason));
         var banned = logits.Select((l, i) => i < 40 ? double.NegativeInfinity : l).ToArray();
-        var expected = Softmax(banned);
+        var expected = SamplingDistribution(banned, temperature, topP: topP);
         var raw = Softmax(logits);
         foreach (var c in completions.Take(50))
         {

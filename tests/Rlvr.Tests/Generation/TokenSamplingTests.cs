@@ -19,6 +19,10 @@ public class TokenSamplingTests
         return [flat, peaked];
     }
 
+    /// <summary>The sampler's buffer layout: logits, then zeros up to a whole number of blocks.</summary>
+    static Tensor Padded(Tensor logits) =>
+        torch.cat([logits, torch.zeros(logits.shape[0], TokenSampling.PaddedWidth(Vocab) - Vocab)], 1);
+
     /// <summary>
     /// With uniforms on a grid (j + 1/2) / N, inverse-CDF sampling draws token i exactly as often as the grid
     /// points in its probability interval: N p_i rounded one way or the other. So the counts pin the whole
@@ -39,7 +43,7 @@ public class TokenSamplingTests
         // Rows alternate flat, peaked; row 2j and 2j+1 get the j-th grid uniform.
         var logits = torch.tensor(Enumerable.Range(0, 2 * n).SelectMany(r => rows[r % 2].Select(x => (float)x)).ToArray()).view(2 * n, Vocab);
         var uniforms = torch.tensor(Enumerable.Range(0, 2 * n).Select(r => (r / 2 + 0.5) / n).ToArray());
-        var drawn = TokenSampling.Draw(logits, p, uniforms);
+        var drawn = TokenSampling.Draw(Padded(logits), Vocab, p, uniforms);
         var tokens = drawn.Tokens.data<long>().ToArray();
         var logProbs = drawn.LogProbs.data<float>().ToArray();
         var samplingLogProbs = drawn.SamplingLogProbs.data<float>().ToArray();
@@ -69,7 +73,7 @@ public class TokenSamplingTests
         var logits = torch.tensor(peaked.Concat(peaked).Select(x => (float)x).ToArray()).view(2, Vocab);
         var banned = torch.tensor(new long[] { best });
         var bannedRows = torch.tensor(new[] { false, true });
-        var drawn = TokenSampling.Draw(logits, new SamplingParams { Temperature = 0 }, torch.zeros(2, ScalarType.Float64), banned, bannedRows);
+        var drawn = TokenSampling.Draw(Padded(logits), Vocab, new SamplingParams { Temperature = 0 }, torch.zeros(2, ScalarType.Float64), banned, bannedRows);
         var tokens = drawn.Tokens.data<long>().ToArray();
         var without = peaked.Select((x, i) => i == best ? double.NegativeInfinity : x).ToArray();
         Assert.Equal([best, Array.IndexOf(without, without.Max())], tokens.Select(t => (int)t));
