@@ -72,6 +72,9 @@ public static class BenchGenerate
         Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s (mean of {r.DecodeGemmPasses} passes between steps; best {r.BestDecodeGemmFlopsPerSecond / 1e9:F0}); efficiency {r.DecodeEfficiency:F2}");
         Line($"decode, least disturbed: fastest step vs fastest GEMM pass: efficiency {r.BestStepEfficiency:F2}");
         Line($"decode step: {1000 * s.ForwardSeconds / s.DecodeSteps:F1} ms forward + {1000 * s.SamplingSeconds / s.DecodeSteps:F1} ms sampling ({s.DecodeSteps} steps); cache bookkeeping {s.CacheSeconds:F2} s");
+        var tenth = System.Math.Max(1, s.StepSeconds.Count / 10);
+        var sorted = s.StepSeconds.Order().ToList();
+        Line($"decode step times: first tenth {1000 * s.StepSeconds.Take(tenth).Average():F0} ms, last tenth {1000 * s.StepSeconds.TakeLast(tenth).Average():F0} ms, fastest {1000 * sorted[0]:F0}, median {1000 * sorted[sorted.Count / 2]:F0}, slowest {1000 * sorted[^1]:F0}");
         Line($"peak RSS {r.PeakRssMb:F0} MB ({r.RssBeforeMb:F0} MB with the model loaded, before generating); load average at the end {LoadAverage()}");
         if (!json) return;
         var obj = new JsonObject
