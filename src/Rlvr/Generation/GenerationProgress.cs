@@ -32,7 +32,7 @@ public sealed class ConsoleProgress : IProgress<GenerationProgress>
         this.label = label;
         this.writer = writer ?? Console.Error;
         this.terminal = terminal ?? (writer is null && !Console.IsErrorRedirected);
-        Interval = interval ?? (this.terminal ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(10));
+        Interval = interval ?? (this.terminal ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(5));
     }
 
     public void Report(GenerationProgress value)

@@ -336,9 +336,20 @@ internal sealed class GenerationRun : IDisposable
         if (sampler.Decode is { } decode)
         {
             text = decode(s.EndsWithStopToken ? s.Ids.GetRange(0, ids.Length - 1) : s.Ids);
-            if (s.StopString is { } stop && text.LastIndexOf(stop, StringComparison.Ordinal) is var at and >= 0) text = text[..at];
+            if (s.StopString is { } stop) text = text[..StopStringStart(text, decode(s.Ids.GetRange(0, ids.Length - 1)).Length, stop)];
         }
         return new Completion(s.PromptIndex, s.SampleIndex, ids, [.. s.LogProbs], [.. s.SamplingLogProbs], text, s.Finish!.Value);
+    }
+
+    /// <summary>
+    /// Where the stop string that ended a sequence starts in its text: the first occurrence that reaches into the
+    /// last token's text (<paramref name="textBefore"/> = length of the text without it; it may end in up to
+    /// 3 U+FFFD for a character that the last token completes, hence the margin).
+    /// </summary>
+    static int StopStringStart(string text, int textBefore, string stop)
+    {
+        var at = text.IndexOf(stop, System.Math.Max(0, textBefore - stop.Length - 2), StringComparison.Ordinal);
+        return at >= 0 ? at : System.Math.Max(0, text.LastIndexOf(stop, StringComparison.Ordinal));
     }
 
     public GenerationStats Stats() => new()

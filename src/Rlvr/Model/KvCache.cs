@@ -41,7 +41,9 @@ public sealed class KvCache : IDisposable
     {
         if (batch <= 0 || maxLength <= 0) throw new ArgumentException($"KV cache needs a positive batch and length, got {batch} x {maxLength}");
         device ??= torch.CPU;
-        Tensor Alloc() => torch.empty([batch, config.NumKeyValueHeads, maxLength, config.HeadDim], dtype, device).DetachFromDisposeScope();
+        // Zeros, not empty: attention reads masked entries too (a row's padding, or what a refilled row left)
+        // and weighs them by 0, which makes NaN of a NaN or infinity that recycled memory happened to hold.
+        Tensor Alloc() => torch.zeros([batch, config.NumKeyValueHeads, maxLength, config.HeadDim], dtype, device).DetachFromDisposeScope();
         var layers = config.NumHiddenLayers;
         return new KvCache(Enumerable.Range(0, layers).Select(_ => Alloc()).ToArray(),
             Enumerable.Range(0, layers).Select(_ => Alloc()).ToArray(), batch, maxLength, device);

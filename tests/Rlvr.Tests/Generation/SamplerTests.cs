@@ -228,6 +228,22 @@ public class SamplerTests
     }
 
     [Fact]
+    public void The_text_is_cut_at_the_stop_string_the_last_token_completed()
+    {
+        // Tokens 0 mod 16 decode to "xyx": a stop string "x" completed by such a token occurs twice in it.
+        static string Decode(IReadOnlyList<int> ids) => string.Concat(ids.Select(t => t % 16 == 0 ? "xyx" : "abcd"[t % 4].ToString()));
+        var p = new SamplingParams { MaxNewTokens = 60, StopTokenIds = [], StopStrings = ["x"], Seed = 8 };
+        var completions = new Sampler(Odd, decode: Decode).Generate(OddPrompts, 4, p);
+        var stopped = completions.Where(c => c.FinishReason == FinishReason.Stop).ToList();
+        Assert.NotEmpty(stopped);
+        Assert.All(stopped, c =>
+        {
+            Assert.Equal(0, c.TokenIds[^1] % 16);
+            Assert.Equal(Decode(c.TokenIds[..^1]), c.Text);
+        });
+    }
+
+    [Fact]
     public void Bad_input_is_refused_with_a_message()
     {
         var sampler = new Sampler(Odd);
