@@ -8,11 +8,11 @@ namespace Rlvr.Tests.Reporting;
 /// <summary><c>rlvr sweep</c> end to end: real short runs of a tiny random model, an interrupted sweep, and the report.</summary>
 public class SweepCommandTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>
 {
-    /// <summary>The training options of every run here: 2 steps of 4 rollouts of 8 tokens, evaluated on 4 problems at every step, a checkpoint at every step.</summary>
+    /// <summary>The training options of every run here: 2 steps of 4 rollouts of 8 tokens, evaluated on 4 problems at every step, a checkpoint at every step (only the newest kept: 120 MB each).</summary>
     static readonly string[] Fast =
     [
         "--steps", "2", "--rollout-batch-size", "4", "--rollouts-per-prompt", "2", "--max-new-tokens", "8", "--eval-every", "1",
-        "--eval-limit", "4", "--eval-max-new-tokens", "8", "--save-every", "1", "--lr", "1e-3",
+        "--eval-limit", "4", "--eval-max-new-tokens", "8", "--save-every", "1", "--keep-checkpoints", "1", "--lr", "1e-3",
     ];
 
     string[] SweepArgs(string dir) => ["sweep", "--models", tiny.ModelDir, "--objectives", "nsr,psr", "--seeds", "7", "--out", dir, "--smooth", "1", .. Fast];
@@ -43,6 +43,15 @@ public class SweepCommandTests(TinyModelFixture tiny) : IClassFixture<TinyModelF
     public void An_interrupted_sweep_continues_where_it_stopped_and_reports_every_run()
     {
         var dir = Fixtures.TempDir();
+        var whole = Fixtures.TempDir();   // an uninterrupted run of the same options
+        InterruptedSweep(dir, whole);
+        // Only when it passed (a failure leaves the folders to look at): a checkpoint of even the tiny model takes 120 MB.
+        Directory.Delete(dir, recursive: true);
+        Directory.Delete(whole, recursive: true);
+    }
+
+    void InterruptedSweep(string dir, string whole)
+    {
         var runs = Path.Combine(dir, "runs");
         var name = Path.GetFileName(tiny.ModelDir);
         var nsr = Path.Combine(runs, $"{name}__nsr__seed7");
@@ -104,7 +113,6 @@ public class SweepCommandTests(TinyModelFixture tiny) : IClassFixture<TinyModelF
         Assert.True(File.Exists(Path.Combine(dir, "report", "report.md")));
 
         // The killed and continued run computed what an uninterrupted 'rlvr train' with the same options computes.
-        var whole = Path.Combine(Fixtures.TempDir(), "whole");
         r = CliRunner.Run(["train", "--model", tiny.ModelDir, "--objective", "nsr", "--seed", "7", "--out", whole, .. Fast]);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.Equal(TrainLines(whole), TrainLines(nsr));
