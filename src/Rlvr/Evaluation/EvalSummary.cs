@@ -106,12 +106,7 @@ public sealed record EvalSummary
     }
 
     /// <summary>Writes the summary atomically (temporary file, then rename) so readers never see half a file.</summary>
-    public void Save(string path)
-    {
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, ToJson());
-        File.Move(temporary, path, overwrite: true);
-    }
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     public static EvalSummary Load(string path) => FromJson(File.ReadAllText(path), path);
 

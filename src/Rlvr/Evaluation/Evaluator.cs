@@ -62,7 +62,7 @@ public static class Evaluator
 
     /// <summary>Writes the samples as JSON Lines, atomically.</summary>
     public static void WriteSamples(string path, IEnumerable<GradedSample> samples) =>
-        Reporting.AtomicFile.WriteAllText(path, string.Concat(samples.Select(s => s.ToJson().ToJsonString(JsonText.Options) + "\n")));
+        AtomicFile.WriteAllText(path, string.Concat(samples.Select(s => s.ToJson().ToJsonString(JsonText.Options) + "\n")));
 }
 
 /// <summary>Grading on all cores: the verifier is pure and thread-safe.</summary>

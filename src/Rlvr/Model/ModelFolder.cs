@@ -162,9 +162,11 @@ public static class ModelFolder
             {
                 var source = Path.Combine(tokenizerSourceDir, file);
                 if (!File.Exists(source)) continue;
-                var target = Path.Combine(dir, file);
-                File.Copy(source, target + ".tmp", overwrite: true);
-                File.Move(target + ".tmp", target, overwrite: true);
+                AtomicFile.Write(Path.Combine(dir, file), stream =>
+                {
+                    using var input = File.OpenRead(source);
+                    input.CopyTo(stream);
+                });
             }
     }
 
@@ -201,10 +203,6 @@ public static class ModelFolder
         _ => throw new FormatException($"unknown dtype \"{name}\" (expected float32, bfloat16 or float16)"),
     };
 
-    static void WriteJson(string path, JsonNode node)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(tmp, path, overwrite: true);
-    }
+    static void WriteJson(string path, JsonNode node) =>
+        AtomicFile.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Rlvr.Model;
-using Rlvr.Reporting;
 using static TorchSharp.torch;
 
 namespace Rlvr.Training;

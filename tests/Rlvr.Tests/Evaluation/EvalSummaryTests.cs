@@ -98,7 +98,7 @@ public class EvalSummaryTests
         var loaded = EvalSummary.Load(path);
         Assert.Equal(saved.ToJson(), loaded.ToJson());
         Assert.Equal(saved.PassAtK[2], loaded.PassAtK[2]);
-        Assert.False(File.Exists(path + ".tmp"));
+        Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));   // no temporary file left
     }
 
     [Fact]
