@@ -115,13 +115,15 @@ public class EvalSummaryTests
     [InlineData("n_problems", null, "'n_problems'")]                   // a key missing
     [InlineData("step", null, "'step'")]                               // no fallback to the file name: every writer writes the step
     [InlineData("pass_at_k", null, "'pass_at_k'")]
+    [InlineData("pass_at_k", "null", "$.pass_at_k")]
     [InlineData("pass_at_k", "{\"one\": 0.5}", "$.pass_at_k.one")]     // k not an integer
+    [InlineData("pass_at_k", "{\"0\": 0.5}", "pass_at_k has k = 0")]
     [InlineData("pass_at_k", "{\"1\": \"x\"}", "$.pass_at_k.1")]     // pass@k not a number
     [InlineData("n", "1.5", "$.n ")]
     public void Bad_summary_files_name_the_file_and_the_key(string key, string? value, string named)
     {
         var json = JsonNode.Parse(Summary().ToJson())!.AsObject();
-        if (value is null) json.Remove(key); else json[key] = JsonNode.Parse(value);
+        if (value is null) json.Remove(key); else json[key] = JsonNode.Parse(value);   // "null" parses to a JSON null
         var path = Path.Combine(Fixtures.TempDir(), "step_000010.json");
         File.WriteAllText(path, json.ToJsonString());
         var e = Assert.Throws<InvalidDataException>(() => EvalSummary.Load(path));
