@@ -38,7 +38,7 @@ public static class JsonLines
             Writer = new StreamWriter(file.Stream, leaveOpen: true) { NewLine = "\n" };
         }
 
-        public void Write(JsonNode node) => Writer.WriteLine(node.ToJsonString(Options));
+        public void Write(JsonNode node) => Writer.WriteLine(node.ToJsonString(JsonText.Options));
 
         /// <summary>Renames the temporary file into place; without it (an exception) the target is left untouched.</summary>
         public void Commit()
@@ -54,9 +54,4 @@ public static class JsonLines
             else file.Dispose();
         }
     }
-
-    public static readonly JsonSerializerOptions Options = new()
-    {
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
 }

@@ -83,7 +83,7 @@ public static class DataPrepareCommand
                 };
             }
             var manifestPath = Path.Combine(dir, "prepare.json");
-            AtomicFile.WriteAllText(manifestPath, manifest.ToJsonString(new(JsonLines.Options) { WriteIndented = true }) + "\n");
+            AtomicFile.WriteAllText(manifestPath, manifest.ToJsonString(new(JsonText.Options) { WriteIndented = true }) + "\n");
             return 0;
         });
         return cmd;

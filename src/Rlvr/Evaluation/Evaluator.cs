@@ -75,12 +75,3 @@ public static class Grading
         return results;
     }
 }
-
-/// <summary>JSON text options shared by the library's JSONL writers: non-ASCII and LaTeX kept readable.</summary>
-public static class JsonText
-{
-    public static readonly System.Text.Json.JsonSerializerOptions Options = new()
-    {
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-}

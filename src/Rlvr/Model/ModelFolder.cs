@@ -95,10 +95,7 @@ public static class ModelFolder
         var index = Path.Combine(dir, IndexFile);
         if (File.Exists(index))
         {
-            JsonNode? node;
-            try { node = JsonNode.Parse(File.ReadAllText(index)); }
-            catch (JsonException e) { throw new InvalidDataException($"{index}: malformed JSON: {e.Message}"); }
-            if (node?["weight_map"] is not JsonObject map) throw new InvalidDataException($"{index}: no weight_map object");
+            if (JsonText.ReadObject(index)["weight_map"] is not JsonObject map) throw new InvalidDataException($"{index}: no weight_map object");
             var files = map.Select(kv => kv.Value is JsonValue v && v.TryGetValue<string>(out var f) ? f
                 : throw new InvalidDataException($"{index}: weight_map entry for {kv.Key} is not a file name")).Distinct().ToList();
             foreach (var f in files)

@@ -54,8 +54,7 @@ public static partial class Checkpoint
     public static int RestoreOptimizer(string folder, AdamW optimizer)
     {
         var statePath = Path.Combine(folder, StateFile);
-        var state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject
-            ?? throw new InvalidDataException($"{statePath}: expected a JSON object");
+        var state = JsonText.ReadObject(statePath);
         int step = state["step"]?.GetValue<int>() ?? throw new InvalidDataException($"{statePath}: no 'step'");
         long optimizerStep = state["optimizer_step"]?.GetValue<long>() ?? throw new InvalidDataException($"{statePath}: no 'optimizer_step'");
         using var file = SafeTensorsFile.Open(Path.Combine(folder, OptimizerFile));
