@@ -107,10 +107,10 @@ public static class TokenLogProbs
     {
         if (weight.ndim != 2 || hidden.ndim < 1 || weight.shape[1] != hidden.shape[^1])
             throw new ArgumentException(
-                $"weight has shape [{string.Join(", ", weight.shape)}] and hidden [{string.Join(", ", hidden.shape)}]; expected weight [V, H] with H = hidden's last dimension");
+                $"weight has shape {SafeTensors.ShapeText(weight.shape)} and hidden {SafeTensors.ShapeText(hidden.shape)}; expected weight [V, H] with H = hidden's last dimension");
         if (!targets.shape.SequenceEqual(hidden.shape[..^1]))
             throw new ArgumentException(
-                $"targets has shape [{string.Join(", ", targets.shape)}]; expected [{string.Join(", ", hidden.shape[..^1])}] (hidden without its last dimension)");
+                $"targets has shape {SafeTensors.ShapeText(targets.shape)}; expected {SafeTensors.ShapeText(hidden.shape[..^1])} (hidden without its last dimension)");
         if (targets.dtype != ScalarType.Int64)
             throw new ArgumentException($"targets has dtype {targets.dtype}; expected Int64 token ids");
         if (hidden.dtype != weight.dtype)
