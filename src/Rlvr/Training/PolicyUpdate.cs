@@ -85,7 +85,7 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
             using (no_grad())
             {
                 var refHidden = batch.PredictorHidden(reference.Model.Hidden(batch.InputIds, batch.Positions));
-                refLogProbs = TokenLogProbs.Compute(refHidden, reference.Model.LmHeadWeight, batch.Targets).LogProbs;
+                refLogProbs = TokenLogProbs.LogProbsOnly(refHidden, reference.Model.LmHeadWeight, batch.Targets);
             }
         var result = PolicyLoss.Compute(logProbs, batch.OldLogProbs, batch.Advantages, batch.Mask, loss, normalization, refLogProbs, entropy);
         double forward = sw.Elapsed.TotalSeconds;

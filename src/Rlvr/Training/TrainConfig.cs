@@ -142,9 +142,7 @@ public sealed class TrainConfig
     public static TrainConfig Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config file not found");
-        JsonObject obj;
-        try { obj = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: expected a JSON object"); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: malformed JSON: {e.Message}"); }
+        var obj = JsonText.ReadObject(path);
         var config = new TrainConfig();
         foreach (var (key, value) in obj)
         {
