@@ -23,10 +23,12 @@ public sealed record GemmShape(long M, long K, long N, bool TransposedA = false,
     ];
 }
 
-/// <summary>FLOPs and seconds of a mix of GEMMs (each shape timed once, weighted by how often it occurs).</summary>
-public sealed record GemmMix(double Flops, double Seconds)
+/// <summary>FLOPs, wall-clock seconds and process CPU seconds of a mix of GEMMs (each shape timed once, weighted by how often it occurs).</summary>
+public sealed record GemmMix(double Flops, double Seconds, double CpuSeconds)
 {
     public double FlopsPerSecond => Flops / Seconds;
+    /// <summary>FLOPs per CPU second: less sensitive than <see cref="FlopsPerSecond"/> to other processes taking the cores.</summary>
+    public double FlopsPerCpuSecond => Flops / CpuSeconds;
 }
 
 /// <summary>
@@ -54,15 +56,24 @@ public static class Bench
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
+    /// <summary>CPU seconds (user + system, all threads) this process has used so far.</summary>
+    public static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+
     /// <summary>The 1-minute load average (timings on a shared machine depend on it); empty where /proc is missing.</summary>
     public static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "";
 
     static double StatusMb(string field)
     {
         const string status = "/proc/self/status";
-        if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field + ":"));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        return File.Exists(status) ? StatusFieldMb(File.ReadLines(status), field) : 0;
+    }
+
+    /// <summary>A "Field: N kB" value of /proc/PID/status in MB (0 when the field is missing). The number may
+    /// follow the tab directly ("VmHWM:\t12345678 kB" from 10 GB up).</summary>
+    public static double StatusFieldMb(IEnumerable<string> statusLines, string field)
+    {
+        var line = statusLines.FirstOrDefault(l => l.StartsWith(field + ":"));
+        return line is null ? 0 : long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0]) / 1024.0;
     }
 
     /// <summary>
@@ -73,18 +84,20 @@ public static class Bench
     {
         using var noGrad = no_grad();
         using (var warm = randn(256, 256)) warm.mm(warm).Dispose();   // MKL's threads and buffers come up outside the timings
-        double flops = 0, seconds = 0;
+        double flops = 0, seconds = 0, cpu = 0;
         foreach (var (shape, count) in mix)
         {
             using var scope = NewDisposeScope();
             var a = shape.TransposedA ? randn(shape.K, shape.M).t() : randn(shape.M, shape.K);
             var b = shape.TransposedB ? randn(shape.N, shape.K).t() : randn(shape.K, shape.N);
             var c = empty(shape.M, shape.N).zero_();   // touched now, so page faults are not timed
+            var cpuStart = CpuSeconds();
             var clock = Stopwatch.StartNew();
             c.addmm_(a, b, beta: 0);
             seconds += count * clock.Elapsed.TotalSeconds;
+            cpu += count * (CpuSeconds() - cpuStart);
             flops += count * shape.Flops;
         }
-        return new GemmMix(flops, seconds);
+        return new GemmMix(flops, seconds, cpu);
     }
 }

@@ -68,6 +68,8 @@ public static class BenchTrain
         var c = loaded.Config;
         var largest = r.MicroBatches.MaxBy(b => (long)b.Rows * b.Length);
         void Line(FormattableString text) => Console.WriteLine(text.ToString(CultureInfo.InvariantCulture));
+        // JSON has no NaN or infinity (a ratio over a GEMM too small for the CPU clock's 10 ms ticks): null instead.
+        static JsonNode? Number(double x) => double.IsFinite(x) ? JsonValue.Create(x) : null;
         string Share(double seconds) => (seconds / m.Total).ToString("P0", CultureInfo.InvariantCulture);
         Line($"model {loaded.Directory}: {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, vocab {c.VocabSize}, {r.Parameters / 1e6:F1} M parameters ({r.NonEmbeddingParameters / 1e6:F1} M non-embedding), fp32, {r.Threads} torch threads");
         Line($"{o.Rollouts} rollouts x ({o.PromptTokens} prompt + {o.ResponseTokens} response) tokens = {r.Tokens} tokens ({r.ResponseTokens} response); grad-accum {o.GradAccum}, micro-batch tokens {o.MicroBatchTokens}: {r.MicroBatches.Count} micro-batches, largest {largest.Rows} x {largest.Length} = {(long)largest.Rows * largest.Length} tokens; gradient checkpointing {(o.GradientCheckpointing ? "on" : "off")}");
@@ -78,16 +80,19 @@ public static class BenchTrain
         Line($"throughput: {r.TokensPerSecond:F0} tokens/s forward+backward ({r.Tokens / m.Total:F0} tokens/s with the optimizer)");
         Line($"counted work: 6 x {r.NonEmbeddingParameters / 1e6:F1} M x {r.Tokens} tokens + 6 x {c.HiddenSize} x {c.VocabSize} x {r.ResponseTokens} response tokens = {r.DecoderFlops / 1e12:F2} + {r.LmHeadFlops / 1e12:F2} = {r.CountedFlops / 1e12:F2} TFLOP");
         Line($"achieved {r.AchievedFlopsPerSecond / 1e9:F1} GFLOP/s; fp32 GEMM on the same shapes {r.GemmFlopsPerSecond / 1e9:F1} GFLOP/s (before {r.GemmBefore.FlopsPerSecond / 1e9:F1}, after {r.GemmAfter.FlopsPerSecond / 1e9:F1}; decoder GEMMs at {r.GemmRows} rows); efficiency {r.Efficiency:F2}");
+        Line($"per CPU second: update {r.CountedFlops / m.ForwardBackwardCpuSeconds / 1e9:F1} GFLOP ({m.CpuSeconds:F1} CPU s in {m.Total:F1} s), GEMM {(r.GemmBefore.Flops + r.GemmAfter.Flops) / (r.GemmBefore.CpuSeconds + r.GemmAfter.CpuSeconds) / 1e9:F1} GFLOP; efficiency {r.CpuEfficiency:F2}");
         Line($"peak RSS {r.PeakRssMb:F0} MB {(r.PeakCoversStepsOnly ? "during the updates" : "of the whole process")} (RSS before them {r.RssBeforeMb:F0} MB); load average at the end {Bench.LoadAverage()}");
         if (!json) return;
         var obj = new JsonObject
         {
-            ["tokens_per_s"] = r.TokensPerSecond,
-            ["achieved_gflops"] = r.AchievedFlopsPerSecond / 1e9,
-            ["gemm_gflops"] = r.GemmFlopsPerSecond / 1e9,
-            ["gemm_gflops_before"] = r.GemmBefore.FlopsPerSecond / 1e9,
-            ["gemm_gflops_after"] = r.GemmAfter.FlopsPerSecond / 1e9,
-            ["efficiency"] = r.Efficiency,
+            ["tokens_per_s"] = Number(r.TokensPerSecond),
+            ["achieved_gflops"] = Number(r.AchievedFlopsPerSecond / 1e9),
+            ["gemm_gflops"] = Number(r.GemmFlopsPerSecond / 1e9),
+            ["gemm_gflops_before"] = Number(r.GemmBefore.FlopsPerSecond / 1e9),
+            ["gemm_gflops_after"] = Number(r.GemmAfter.FlopsPerSecond / 1e9),
+            ["efficiency"] = Number(r.Efficiency),
+            ["cpu_efficiency"] = Number(r.CpuEfficiency),
+            ["cpu_s"] = m.CpuSeconds,
             ["peak_rss_mb"] = r.PeakRssMb,
             ["rss_before_mb"] = r.RssBeforeMb,
             ["forward_s"] = m.Forward,

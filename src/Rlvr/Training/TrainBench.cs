@@ -39,10 +39,13 @@ public static class TrainBench
     /// <param name="Forward">Micro-batch tensors, decoder forward, LM-head log-probs and loss.</param>
     /// <param name="Backward">Backward through all of it (checkpointed layers recomputed here).</param>
     /// <param name="Optimizer">Gradient norm, clipping and the AdamW update.</param>
-    public sealed record StepTiming(double Forward, double Backward, double Optimizer, double Loss, double GradNorm)
+    /// <param name="CpuSeconds">Process CPU seconds (all threads) of the whole update.</param>
+    public sealed record StepTiming(double Forward, double Backward, double Optimizer, double CpuSeconds, double Loss, double GradNorm)
     {
         public double ForwardBackward => Forward + Backward;
         public double Total => Forward + Backward + Optimizer;
+        /// <summary>CPU seconds of forward and backward, taking the optimizer's share of the CPU time to be its share of the wall-clock time.</summary>
+        public double ForwardBackwardCpuSeconds => CpuSeconds * ForwardBackward / Total;
     }
 
     public sealed record Result
@@ -79,12 +82,16 @@ public static class TrainBench
         public double CountedFlops => DecoderFlops + LmHeadFlops;
         /// <summary>Mean over the measured steps.</summary>
         public StepTiming Mean => new(Steps.Average(s => s.Forward), Steps.Average(s => s.Backward), Steps.Average(s => s.Optimizer),
-            Steps.Average(s => s.Loss), Steps.Average(s => s.GradNorm));
+            Steps.Average(s => s.CpuSeconds), Steps.Average(s => s.Loss), Steps.Average(s => s.GradNorm));
         public double TokensPerSecond => Tokens / Mean.ForwardBackward;
         public double AchievedFlopsPerSecond => CountedFlops / Mean.ForwardBackward;
         public double GemmFlopsPerSecond => (GemmBefore.Flops + GemmAfter.Flops) / (GemmBefore.Seconds + GemmAfter.Seconds);
         /// <summary>Achieved forward+backward FLOP/s over the GEMM FLOP/s of the same work.</summary>
         public double Efficiency => AchievedFlopsPerSecond / GemmFlopsPerSecond;
+        /// <summary>The same ratio in FLOPs per CPU second: on a loaded machine it depends less on what the other processes did
+        /// during the steps and during the GEMM timings (threads spinning while they wait for each other still count).</summary>
+        public double CpuEfficiency => CountedFlops / Mean.ForwardBackwardCpuSeconds
+            / ((GemmBefore.Flops + GemmAfter.Flops) / (GemmBefore.CpuSeconds + GemmAfter.CpuSeconds));
     }
 
     public static Result Run(LoadedModel policy, Options o, Action<string>? log = null)
@@ -125,10 +132,12 @@ public static class TrainBench
         for (int s = 1; s <= o.Steps; s++)
         {
             log?.Invoke($"update {s}/{o.Steps}: {micro.Count} micro-batches");
+            var cpu = Bench.CpuSeconds();
             var r = update.Run(rollouts, lr);
+            cpu = Bench.CpuSeconds() - cpu;
             if (r.OptimizerSteps != 1) throw new InvalidOperationException($"update {s} skipped its optimizer step (non-finite loss or gradient norm)");
-            steps.Add(new StepTiming(r.ForwardSeconds, r.BackwardSeconds, r.OptimizerSeconds, r.Loss, r.GradNorm));
-            log?.Invoke($"update {s}/{o.Steps}: forward {r.ForwardSeconds:F1} s, backward {r.BackwardSeconds:F1} s, optimizer {r.OptimizerSeconds:F1} s");
+            steps.Add(new StepTiming(r.ForwardSeconds, r.BackwardSeconds, r.OptimizerSeconds, cpu, r.Loss, r.GradNorm));
+            log?.Invoke($"update {s}/{o.Steps}: forward {r.ForwardSeconds:F1} s, backward {r.BackwardSeconds:F1} s, optimizer {r.OptimizerSeconds:F1} s; {cpu:F1} CPU s");
         }
         double peak = Bench.PeakRssMb();
         log?.Invoke("timing the step's GEMMs again");
