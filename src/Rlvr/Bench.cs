@@ -38,10 +38,10 @@ public sealed record GemmMix(double Flops, double Seconds, double CpuSeconds)
 /// </summary>
 public static class Bench
 {
-    /// <summary>Peak resident set of this process (VmHWM), in MB; 0 where /proc is missing.</summary>
+    /// <summary>Peak resident set of this process (VmHWM), in MiB (the "MB" of the bench outputs); 0 where /proc is missing.</summary>
     public static double PeakRssMb() => StatusMb("VmHWM");
 
-    /// <summary>Current resident set of this process (VmRSS), in MB; 0 where /proc is missing.</summary>
+    /// <summary>Current resident set of this process (VmRSS), in MiB; 0 where /proc is missing.</summary>
     public static double RssMb() => StatusMb("VmRSS");
 
     /// <summary>Resets the peak resident set to the current one (Linux: "5" to /proc/self/clear_refs), so that
@@ -68,7 +68,7 @@ public static class Bench
         return File.Exists(status) ? StatusFieldMb(File.ReadLines(status), field) : 0;
     }
 
-    /// <summary>A "Field: N kB" value of /proc/PID/status in MB (0 when the field is missing). The number may
+    /// <summary>A "Field: N kB" value of /proc/PID/status in MiB (0 when the field is missing). The number may
     /// follow the tab directly ("VmHWM:\t12345678 kB" from 10 GB up).</summary>
     public static double StatusFieldMb(IEnumerable<string> statusLines, string field)
     {

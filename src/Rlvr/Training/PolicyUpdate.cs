@@ -92,10 +92,13 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
         return (result.Loss.item<float>(), result.Stats, forward);
     }
 
-    /// <summary>The forward/backward micro-batches of one mini-batch (one optimizer step), in order: its
-    /// gradient-accumulation parts, each split further to stay within the token budget.</summary>
+    /// <summary>The forward/backward micro-batches of one mini-batch (one optimizer step): its gradient-accumulation
+    /// parts, each sorted by length (stable) and split to stay within the token budget. Sorting puts rollouts of
+    /// similar length together, so less of each padded micro-batch is padding; the gradient is a sum over all
+    /// micro-batches either way.</summary>
     public static IEnumerable<List<Rollout>> MicroBatches(IReadOnlyList<Rollout> miniBatch, UpdateSchedule schedule) =>
-        Split(miniBatch, schedule.GradAccum).SelectMany(part => RolloutBatch.SplitByTokens(part, schedule.MicroBatchTokens));
+        Split(miniBatch, schedule.GradAccum).SelectMany(part =>
+            RolloutBatch.SplitByTokens(part.OrderBy(r => r.PromptIds.Length + r.CompletionIds.Length).ToList(), schedule.MicroBatchTokens));
 
     /// <summary>Splits into <paramref name="parts"/> consecutive near-equal parts (fewer when there are fewer items).</summary>
     public static List<List<Rollout>> Split(IReadOnlyList<Rollout> items, int parts)

@@ -24,8 +24,10 @@ public static class TrainBench
     {
         public int Rollouts { get; init; } = 64;
         public int PromptTokens { get; init; } = 200;
-        /// <summary>Every rollout has this many response tokens (the worst case of a max-new-tokens limit).</summary>
+        /// <summary>The longest response (the max-new-tokens limit); by default every response has this length, the worst case.</summary>
         public int ResponseTokens { get; init; } = 512;
+        /// <summary>When set, response lengths are drawn uniformly from [this, <see cref="ResponseTokens"/>], so micro-batches hold padding.</summary>
+        public int? MinResponseTokens { get; init; }
         public int MicroBatchTokens { get; init; } = 16384;
         public int GradAccum { get; init; } = 2;
         public bool GradientCheckpointing { get; init; }
@@ -80,6 +82,8 @@ public static class TrainBench
         public required bool PeakCoversStepsOnly { get; init; }
 
         public double CountedFlops => DecoderFlops + LmHeadFlops;
+        /// <summary>Tokens the decoder runs on, padding included.</summary>
+        public long PaddedTokens => MicroBatches.Sum(m => (long)m.Rows * m.Length);
         /// <summary>Mean over the measured steps.</summary>
         public StepTiming Mean => new(Steps.Average(s => s.Forward), Steps.Average(s => s.Backward), Steps.Average(s => s.Optimizer),
             Steps.Average(s => s.CpuSeconds), Steps.Average(s => s.Loss), Steps.Average(s => s.GradNorm));
@@ -99,10 +103,12 @@ public static class TrainBench
         if (o.Rollouts < 1 || o.PromptTokens < 1 || o.ResponseTokens < 1 || o.GradAccum < 1 || o.Steps < 1 || o.GemmRows < 1)
             throw new ArgumentException("rollouts, prompt tokens, response tokens, grad-accum, steps and GEMM rows must be positive");
         if (o.MicroBatchTokens < 0) throw new ArgumentException("micro-batch tokens must be 0 (no limit) or positive");
+        if (o.MinResponseTokens is { } min && (min < 1 || min > o.ResponseTokens))
+            throw new ArgumentException("the shortest response must be between 1 and the longest");
         var model = policy.Model;
         var config = policy.Config;
         model.GradientCheckpointing = o.GradientCheckpointing;
-        var rollouts = RandomRollouts(o.Rollouts, o.PromptTokens, o.ResponseTokens, config.VocabSize, o.Seed);
+        var rollouts = RandomRollouts(o.Rollouts, o.PromptTokens, o.MinResponseTokens ?? o.ResponseTokens, o.ResponseTokens, config.VocabSize, o.Seed);
         var schedule = new UpdateSchedule(GradAccum: o.GradAccum, MicroBatchTokens: o.MicroBatchTokens, MaxResponseLength: o.ResponseTokens);
         var optimizer = new AdamW(model.NamedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(), 0.9, 0.95, 1e-8, 0.01);
         var update = new PolicyUpdate(policy, optimizer, new PolicyLossOptions(), schedule);
@@ -113,7 +119,7 @@ public static class TrainBench
         long tokens = rollouts.Sum(r => (long)r.PromptIds.Length + r.CompletionIds.Length);
         long responseTokens = rollouts.Sum(r => (long)r.CompletionIds.Length);
         long gemmRows = System.Math.Min(o.GemmRows, micro.Max(m => (long)m.Rows * m.Length));
-        long lmHeadRows = System.Math.Min(TokenLogProbs.DefaultChunkRows, micro.Max(m => (long)m.Rows * o.ResponseTokens));
+        long lmHeadRows = System.Math.Min(TokenLogProbs.DefaultChunkRows, PolicyUpdate.MicroBatches(rollouts, schedule).Max(m => (long)m.Count * m.Max(r => r.CompletionIds.Length)));
         var mix = StepGemms(model, tokens, responseTokens, gemmRows, lmHeadRows);
 
         log?.Invoke($"timing the step's GEMMs ({gemmRows} decoder rows, {lmHeadRows} LM-head rows)");
@@ -122,7 +128,8 @@ public static class TrainBench
         var (lmForward, lmBackward) = TimeLmHead(model, lmHeadRows, config.VocabSize);
         // A short update first, so that the gradients and the AdamW moments exist, as in every update after the first.
         log?.Invoke("warm-up update on one short rollout");
-        update.Run(RandomRollouts(1, System.Math.Min(8, o.PromptTokens), System.Math.Min(8, o.ResponseTokens), config.VocabSize, o.Seed + 1), lr);
+        var shortest = System.Math.Min(8, o.ResponseTokens);
+        update.Run(RandomRollouts(1, System.Math.Min(8, o.PromptTokens), shortest, shortest, config.VocabSize, o.Seed + 1), lr);
 
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -169,17 +176,20 @@ public static class TrainBench
     }
 
     /// <summary>
-    /// Rollouts of random token ids with the given lengths (timings do not depend on the ids), advantages
-    /// alternating +1 / -1, and sampler log-probs of a uniform policy (-ln vocab): about what a random model gives.
+    /// Rollouts of random token ids (timings do not depend on the ids) with response lengths uniform in
+    /// [<paramref name="minResponseTokens"/>, <paramref name="maxResponseTokens"/>], advantages alternating +1 / -1, and
+    /// sampler log-probs of a uniform policy (-ln vocab): about what a random model gives.
     /// </summary>
-    public static List<Rollout> RandomRollouts(int count, int promptTokens, int responseTokens, int vocab, int seed)
+    public static List<Rollout> RandomRollouts(int count, int promptTokens, int minResponseTokens, int maxResponseTokens, int vocab, int seed)
     {
         var random = new Random(seed);
         int[] Ids(int n) => Enumerable.Range(0, n).Select(_ => random.Next(vocab)).ToArray();
         var uniform = (float)-System.Math.Log(vocab);
-        return Enumerable.Range(0, count)
-            .Select(i => new Rollout(Ids(promptTokens), Ids(responseTokens), Enumerable.Repeat(uniform, responseTokens).ToArray(), i % 2 == 0 ? 1f : -1f))
-            .ToList();
+        return Enumerable.Range(0, count).Select(i =>
+        {
+            int length = random.Next(minResponseTokens, maxResponseTokens + 1);
+            return new Rollout(Ids(promptTokens), Ids(length), Enumerable.Repeat(uniform, length).ToArray(), i % 2 == 0 ? 1f : -1f);
+        }).ToList();
     }
 
     /// <summary>All parameters except the token embedding and the LM head (the same matrix when tied).</summary>

@@ -42,13 +42,14 @@ public class BenchTrainTests
     }
 
     [Fact]
-    public void Micro_batches_are_accumulation_parts_split_by_the_token_budget()
+    public void Micro_batches_are_accumulation_parts_sorted_by_length_and_split_by_the_token_budget()
     {
-        // Lengths 6, 4, 8, 3, 5; grad-accum 2 gives parts {6, 4, 8} and {3, 5}; a budget of 12 padded tokens
-        // keeps 6 and 4 together (2 x 6), puts 8 alone (3 x 8 > 12) and keeps 3 and 5 together (2 x 5).
-        var rollouts = new[] { 4, 2, 6, 1, 3 }.Select(n => new Rollout([1, 2], new int[n], new float[n], 1f)).ToList();
-        var micro = PolicyUpdate.MicroBatches(rollouts, new UpdateSchedule(GradAccum: 2, MicroBatchTokens: 12)).ToList();
-        Assert.Equal([[6, 4], [8], [3, 5]], micro.Select(m => m.Select(r => r.PromptIds.Length + r.CompletionIds.Length).ToArray()).ToArray());
+        // Lengths 8, 4, 7, 3, 5, 6; grad-accum 2 gives parts {8, 4, 7} and {3, 5, 6}, sorted {4, 7, 8} and {3, 5, 6}.
+        // A budget of 16 padded tokens: 4 and 7 (2 x 7 = 14; with 8: 3 x 8 = 24 > 16), then 8;
+        // 3 and 5 (2 x 5 = 10; with 6: 3 x 6 = 18 > 16), then 6. Unsorted, 8 and 4 would share one (4 padded to 8).
+        var rollouts = new[] { 6, 2, 5, 1, 3, 4 }.Select(n => new Rollout([1, 2], new int[n], new float[n], 1f)).ToList();
+        var micro = PolicyUpdate.MicroBatches(rollouts, new UpdateSchedule(GradAccum: 2, MicroBatchTokens: 16)).ToList();
+        Assert.Equal([[4, 7], [8], [3, 5], [6]], micro.Select(m => m.Select(r => r.PromptIds.Length + r.CompletionIds.Length).ToArray()).ToArray());
     }
 
     [Fact]
