@@ -9,5 +9,6 @@ public static class BenchCommand
     {
         BenchGrade.Create(),
         BenchTokenize.Create(),
+        BenchTrain.Create(),
     };
 }
