@@ -6,15 +6,6 @@ using static TorchSharp.torch;
 
 namespace Rlvr.Tests.Model;
 
-/// <summary>A fact that runs only when RLVR_BENCH=1: benchmarks are slow and their numbers go in the docs, not in asserts.</summary>
-public sealed class BenchmarkFactAttribute : FactAttribute
-{
-    public BenchmarkFactAttribute()
-    {
-        if (Environment.GetEnvironmentVariable("RLVR_BENCH") != "1") Skip = "benchmark: run with RLVR_BENCH=1";
-    }
-}
-
 /// <summary>
 /// Fused chunked token log-probs vs the naive full-logits computation at Qwen2.5-0.5B's sizes (H 896, V 151,936),
 /// and scoring without autograd (<see cref="TokenLogProbs.LogProbsOnly"/> under no_grad, as <c>rlvr logprobs</c> runs it).
