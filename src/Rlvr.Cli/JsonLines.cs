@@ -28,41 +28,30 @@ public static class JsonLines
 
     public sealed class OutputFile : IDisposable
     {
-        readonly string? path;
-        readonly string? tmp;
+        readonly AtomicFile? file;
         public TextWriter Writer { get; }
 
         internal OutputFile(string? path)
         {
             if (path is null or "-") { Writer = Console.Out; return; }
-            this.path = path;
-            var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-            Directory.CreateDirectory(dir);
-            tmp = path + ".tmp";
-            Writer = new StreamWriter(tmp) { NewLine = "\n" };
+            file = AtomicFile.Create(path);
+            Writer = new StreamWriter(file.Stream, leaveOpen: true) { NewLine = "\n" };
         }
 
-        public void Write(JsonNode node) => Writer.WriteLine(node.ToJsonString(Options));
+        public void Write(JsonNode node) => Writer.WriteLine(node.ToJsonString(JsonText.Options));
 
         /// <summary>Renames the temporary file into place; without it (an exception) the target is left untouched.</summary>
         public void Commit()
         {
             Writer.Flush();
-            if (tmp == null) return;
-            Writer.Dispose();
-            File.Move(tmp, path!, overwrite: true);
+            file?.Commit();
         }
 
+        /// <summary>The writer leaves the file's stream open and holds only buffers: closing the file is enough.</summary>
         public void Dispose()
         {
-            if (tmp == null) { Writer.Flush(); return; }
-            Writer.Dispose();
-            if (File.Exists(tmp)) File.Delete(tmp);
+            if (file == null) Writer.Flush();
+            else file.Dispose();
         }
     }
-
-    public static readonly JsonSerializerOptions Options = new()
-    {
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
 }

@@ -17,6 +17,7 @@ root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(GradeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 
 // Exceptions reach CliErrors (one clean line for user errors) instead of System.CommandLine's handler.

@@ -24,6 +24,27 @@ public static class CliRunner
     }
 
     public static Result Run(params string[] args) => RunWithInput(null, args);
+
+    /// <summary>
+    /// Starts the command and kills it (with its child processes) as soon as <paramref name="marker"/> exists,
+    /// or lets it finish if it is faster; true when the marker appeared. For interrupted-run tests.
+    /// </summary>
+    public static bool RunUntilFileExists(string marker, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (!File.Exists(marker) && !p.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        if (!p.HasExited) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+        return File.Exists(marker);
+    }
 }
 
 /// <summary>Paths to the test fixtures copied into the repository.</summary>

@@ -10,5 +10,6 @@ public static class BenchCommand
         BenchGrade.Create(),
         BenchTokenize.Create(),
         BenchGenerate.Create(),
+        BenchTrain.Create(),
     };
 }

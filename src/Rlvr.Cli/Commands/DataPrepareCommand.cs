@@ -83,8 +83,7 @@ public static class DataPrepareCommand
                 };
             }
             var manifestPath = Path.Combine(dir, "prepare.json");
-            File.WriteAllText(manifestPath + ".tmp", manifest.ToJsonString(new(JsonLines.Options) { WriteIndented = true }) + "\n");
-            File.Move(manifestPath + ".tmp", manifestPath, overwrite: true);
+            AtomicFile.WriteAllText(manifestPath, manifest.ToJsonString(new(JsonText.Options) { WriteIndented = true }) + "\n");
             return 0;
         });
         return cmd;

@@ -53,7 +53,8 @@ public sealed record EvalSummary
     [JsonPropertyName("by_type")] public required SortedDictionary<string, GroupSummary> ByType { get; init; }
     [JsonPropertyName("by_level")] public required SortedDictionary<string, GroupSummary> ByLevel { get; init; }
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    // Nullable annotations respected: "pass_at_k": null is an error here, not a crash in a reader later.
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, RespectNullableAnnotations = true };
 
     /// <summary>
     /// Summarizes graded problems. Every problem must have the same number n of samples; k values above n are
@@ -94,24 +95,23 @@ public sealed record EvalSummary
     /// <summary>Parses a summary; <paramref name="source"/> (a file name) prefixes error messages.</summary>
     public static EvalSummary FromJson(string json, string source)
     {
+        EvalSummary summary;
         try
         {
-            return JsonSerializer.Deserialize<EvalSummary>(json, Json)
-                   ?? throw new InvalidDataException($"{source}: expected an evaluation summary object, found null");
+            summary = JsonSerializer.Deserialize<EvalSummary>(json, Json)
+                      ?? throw new InvalidDataException($"{source}: expected an evaluation summary object, found null");
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{source}: line {e.LineNumber + 1}: not an evaluation summary: {e.Message}", e);
         }
+        if (summary.PassAtK.Keys.Any(k => k < 1))
+            throw new InvalidDataException($"{source}: pass_at_k has k = {summary.PassAtK.Keys.First()}; every k must be at least 1");
+        return summary;
     }
 
     /// <summary>Writes the summary atomically (temporary file, then rename) so readers never see half a file.</summary>
-    public void Save(string path)
-    {
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, ToJson());
-        File.Move(temporary, path, overwrite: true);
-    }
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     public static EvalSummary Load(string path) => FromJson(File.ReadAllText(path), path);
 

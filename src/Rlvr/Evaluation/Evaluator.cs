@@ -62,7 +62,7 @@ public static class Evaluator
 
     /// <summary>Writes the samples as JSON Lines, atomically.</summary>
     public static void WriteSamples(string path, IEnumerable<GradedSample> samples) =>
-        Reporting.AtomicFile.WriteAllText(path, string.Concat(samples.Select(s => s.ToJson().ToJsonString(JsonText.Options) + "\n")));
+        AtomicFile.WriteAllText(path, string.Concat(samples.Select(s => s.ToJson().ToJsonString(JsonText.Options) + "\n")));
 }
 
 /// <summary>Grading on all cores: the verifier is pure and thread-safe.</summary>
@@ -74,13 +74,4 @@ public static class Grading
         Parallel.For(0, pairs.Count, i => results[i] = MathVerifier.Grade(pairs[i].Gold, pairs[i].Prediction, options));
         return results;
     }
-}
-
-/// <summary>JSON text options shared by the library's JSONL writers: non-ASCII and LaTeX kept readable.</summary>
-public static class JsonText
-{
-    public static readonly System.Text.Json.JsonSerializerOptions Options = new()
-    {
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
 }

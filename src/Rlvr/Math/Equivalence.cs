@@ -349,6 +349,18 @@ internal sealed class Equivalence
         return Compare(a.Lo, b.Lo, level + 1).IsEqual && Compare(a.Hi, b.Hi, level + 1).IsEqual;
     }
 
+    /// <summary>The pieces of every item (a list of answers, a union), or null when one item is not a set of reals.</summary>
+    List<Piece>? UnionPieces(IEnumerable<MathNode> items)
+    {
+        var all = new List<Piece>();
+        foreach (var item in items)
+        {
+            if (Pieces(item) is not { } ps) return null;
+            all.AddRange(ps);
+        }
+        return all;
+    }
+
     List<Piece>? Pieces(MathNode n)
     {
         n = Unwrap(n);
@@ -358,26 +370,8 @@ internal sealed class Equivalence
             case TupleNode { Parenthesized: true, Items.Count: 2 } t: return [MakePiece(t.Items[0], t.Items[1], false, false)];
             case SetNode s: return s.Items.Select(x => MakePiece(x, x, true, true)).ToList();
             case RelationNode r: return InequalityToSet(r) is { } set ? Pieces(set) : null;
-            case AnswerListNode l:
-            {
-                var all = new List<Piece>();
-                foreach (var item in l.Items)
-                {
-                    if (Pieces(item) is not { } ps) return null;
-                    all.AddRange(ps);
-                }
-                return all;
-            }
-            case SetOpNode { Kind: SetOpKind.Union } u:
-            {
-                var all = new List<Piece>();
-                foreach (var item in u.Items)
-                {
-                    if (Pieces(item) is not { } ps) return null;
-                    all.AddRange(ps);
-                }
-                return all;
-            }
+            case AnswerListNode l: return UnionPieces(l.Items);
+            case SetOpNode { Kind: SetOpKind.Union } u: return UnionPieces(u.Items);
             case SetOpNode { Kind: SetOpKind.Intersection } x:
             {
                 var acc = Pieces(x.Items[0]);

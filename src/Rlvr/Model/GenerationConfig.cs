@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Rlvr.Model;
@@ -35,11 +34,7 @@ public sealed record GenerationConfig(IReadOnlyList<int> EosTokenIds, int? BosTo
     {
         var path = Path.Combine(dir, FileName);
         if (!File.Exists(path)) return FromModelConfig(config);
-        JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: malformed JSON: {e.Message}"); }
-        if (node is not JsonObject obj) throw new InvalidDataException($"{path}: expected a JSON object");
-        var loaded = FromJson(obj, path);
+        var loaded = FromJson(JsonText.ReadObject(path), path);
         return loaded.EosTokenIds.Count > 0 ? loaded : loaded with { EosTokenIds = config.EosTokenIds };
     }
 

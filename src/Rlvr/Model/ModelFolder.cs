@@ -95,10 +95,7 @@ public static class ModelFolder
         var index = Path.Combine(dir, IndexFile);
         if (File.Exists(index))
         {
-            JsonNode? node;
-            try { node = JsonNode.Parse(File.ReadAllText(index)); }
-            catch (JsonException e) { throw new InvalidDataException($"{index}: malformed JSON: {e.Message}"); }
-            if (node?["weight_map"] is not JsonObject map) throw new InvalidDataException($"{index}: no weight_map object");
+            if (JsonText.ReadObject(index)["weight_map"] is not JsonObject map) throw new InvalidDataException($"{index}: no weight_map object");
             var files = map.Select(kv => kv.Value is JsonValue v && v.TryGetValue<string>(out var f) ? f
                 : throw new InvalidDataException($"{index}: weight_map entry for {kv.Key} is not a file name")).Distinct().ToList();
             foreach (var f in files)
@@ -162,9 +159,11 @@ public static class ModelFolder
             {
                 var source = Path.Combine(tokenizerSourceDir, file);
                 if (!File.Exists(source)) continue;
-                var target = Path.Combine(dir, file);
-                File.Copy(source, target + ".tmp", overwrite: true);
-                File.Move(target + ".tmp", target, overwrite: true);
+                AtomicFile.Write(Path.Combine(dir, file), stream =>
+                {
+                    using var input = File.OpenRead(source);
+                    input.CopyTo(stream);
+                });
             }
     }
 
@@ -201,10 +200,6 @@ public static class ModelFolder
         _ => throw new FormatException($"unknown dtype \"{name}\" (expected float32, bfloat16 or float16)"),
     };
 
-    static void WriteJson(string path, JsonNode node)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(tmp, path, overwrite: true);
-    }
+    static void WriteJson(string path, JsonNode node) =>
+        AtomicFile.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 }

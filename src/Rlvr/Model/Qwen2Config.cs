@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Rlvr.Model;
@@ -53,11 +52,7 @@ public sealed record Qwen2Config
     public static Qwen2Config Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config file not found", path);
-        JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: malformed JSON: {e.Message}"); }
-        if (node is not JsonObject obj) throw new InvalidDataException($"{path}: expected a JSON object");
-        return FromJson(obj, path);
+        return FromJson(JsonText.ReadObject(path), path);
     }
 
     /// <summary>A named config (<see cref="NamedConfigs"/>) or the path of a config.json.</summary>

@@ -9,7 +9,8 @@ namespace Rlvr.Model;
 ///
 /// <see cref="Hidden"/> runs the decoder and returns final-normed hidden states; <see cref="Logits"/>
 /// applies the LM head separately, so callers compute the [.., vocab] logits only where they need
-/// them (the last position when decoding, chunks of positions when scoring or training).
+/// them (the last position when decoding; chunks of positions when scoring or training, through
+/// <see cref="TokenLogProbs"/> with <see cref="LmHeadWeight"/>).
 ///
 /// Parameter names are HuggingFace's (<c>model.layers.0.self_attn.q_proj.weight</c>, ...); a tied
 /// model has no <c>lm_head.weight</c>: the head is <c>model.embed_tokens.weight</c>.
@@ -92,13 +93,6 @@ public sealed class Qwen2ForCausalLM : nn.Module
 
     /// <summary>Logits over the vocabulary for hidden states [..., hidden] → [..., vocab].</summary>
     public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, LmHeadWeight);
-
-    /// <summary>
-    /// log p(target) at each row: hidden [N, hidden], targets [N] (int64) → [N] fp32. Logits exist
-    /// only <paramref name="chunkRows"/> rows at a time, also when training (see <see cref="TokenScoring"/>).
-    /// </summary>
-    public Tensor TokenLogProbs(Tensor hidden, Tensor targets, long chunkRows = TokenScoring.DefaultChunkRows) =>
-        TokenScoring.Score(this, hidden, targets, new TokenScoring.Options(chunkRows)).LogProbs;
 
     /// <summary>Rotary positions for a left-padded batch: 0, 1, ... from each row's first real token (padding gets 0).</summary>
     public static Tensor PositionsFromMask(Tensor attentionMask) =>

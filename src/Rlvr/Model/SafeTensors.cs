@@ -77,29 +77,19 @@ public static class SafeTensors
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         var padded = (json.Length + 7) / 8 * 8;   // the data section starts 8-byte aligned, as the reference writer does
 
-        var tmp = path + ".tmp";
-        try
+        AtomicFile.Write(path, fs =>
         {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                Span<byte> len = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
-                fs.Write(len);
-                fs.Write(json);
-                for (var i = json.Length; i < padded; i++) fs.WriteByte((byte)' ');
-                using (torch.no_grad())
-                    foreach (var (_, t) in tensors) WriteData(fs, t, dtype ?? t.dtype);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+            fs.Write(len);
+            fs.Write(json);
+            for (var i = json.Length; i < padded; i++) fs.WriteByte((byte)' ');
+            using (torch.no_grad())
+                foreach (var (_, t) in tensors) WriteData(fs, t, dtype ?? t.dtype);
+        });
     }
 
-    static void WriteData(FileStream fs, Tensor t, ScalarType type)
+    static void WriteData(Stream fs, Tensor t, ScalarType type)
     {
         using var views = torch.NewDisposeScope();
         foreach (var (chunk, _) in RowChunks(t.detach(), ElementSize(type)))

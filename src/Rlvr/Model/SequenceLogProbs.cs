@@ -46,7 +46,8 @@ public static class SequenceLogProbs
         var positions = torch.arange(width, ScalarType.Int64, device).unsqueeze(0).expand(rows.Length, width);
         var hidden = model.Hidden(inputIds, positions).view(-1, model.Config.HiddenSize);
         var picked = hidden.index_select(0, torch.tensor(rowsAt.ToArray(), device: device));
-        var logProbs = model.TokenLogProbs(picked, torch.tensor(targets.ToArray(), device: device)).cpu().data<float>().ToArray();
+        var logProbs = TokenLogProbs.LogProbsOnly(picked, model.LmHeadWeight, torch.tensor(targets.ToArray(), device: device))
+            .cpu().data<float>().ToArray();
 
         var result = new float[rows.Length][];
         var offset = 0;

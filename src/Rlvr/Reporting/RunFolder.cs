@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Rlvr.Evaluation;
 
 namespace Rlvr.Reporting;
 
@@ -109,12 +110,12 @@ public static class RunFolder
     /// </summary>
     static List<EvalPoint> ReadEvals(string dir, List<MetricRecord> evalLines, ICollection<string> problems)
     {
-        var summaries = new SortedDictionary<int, EvalSummaryData>();
+        var summaries = new SortedDictionary<int, EvalSummary>();
         var evalDir = Path.Combine(dir, "eval");
         if (Directory.Exists(evalDir))
             foreach (var file in Directory.GetFiles(evalDir).Where(f => Path.GetExtension(f) == ".json").Order(StringComparer.Ordinal))
             {
-                try { var s = EvalSummaryFile.Read(file); summaries[s.Step] = s; }
+                try { var s = EvalSummary.Load(file); summaries[s.Step] = s; }
                 catch (Exception e) when (e is InvalidDataException or IOException) { problems.Add($"{e.Message}; summary ignored"); }
             }
 
@@ -138,7 +139,7 @@ public static class RunFolder
             var fromLine = evalLines.FirstOrDefault(l => l.Step == s.Step)?.Get("pass@1");
             var p = s.PassAtK.TryGetValue(1, out var p1) ? p1 : fromLine;
             if (p is not double passAt1) { problems.Add($"{dir}: eval summary at step {s.Step} has no pass@1; ignored"); continue; }
-            points[s.Step] = new EvalPoint(s.Step, passAt1, s.Problems, s.N, s.PassAtK);
+            points[s.Step] = new EvalPoint(s.Step, passAt1, s.NProblems, s.N, s.PassAtK);
         }
         return [.. points.Values];
     }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Rlvr.Model;
-using Rlvr.Reporting;
 using static TorchSharp.torch;
 
 namespace Rlvr.Training;
@@ -55,8 +54,7 @@ public static partial class Checkpoint
     public static int RestoreOptimizer(string folder, AdamW optimizer)
     {
         var statePath = Path.Combine(folder, StateFile);
-        var state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject
-            ?? throw new InvalidDataException($"{statePath}: expected a JSON object");
+        var state = JsonText.ReadObject(statePath);
         int step = state["step"]?.GetValue<int>() ?? throw new InvalidDataException($"{statePath}: no 'step'");
         long optimizerStep = state["optimizer_step"]?.GetValue<long>() ?? throw new InvalidDataException($"{statePath}: no 'optimizer_step'");
         using var file = SafeTensorsFile.Open(Path.Combine(folder, OptimizerFile));

@@ -37,17 +37,16 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
                 optimizer.ZeroGrad();
                 var normalization = new LossNormalization(miniBatch.Sum(r => (long)r.CompletionIds.Length), miniBatch.Count, schedule.MaxResponseLength);
                 double batchLoss = 0;
-                foreach (var accumulation in Split(miniBatch, schedule.GradAccum))
-                    foreach (var micro in RolloutBatch.SplitByTokens(accumulation, schedule.MicroBatchTokens))
-                    {
-                        var (microLoss, stats, seconds) = MicroBatch(micro, normalization);
-                        forward += seconds;
-                        batchLoss += microLoss;
-                        clipTokens += stats.ClipRatio * stats.Tokens;
-                        entropyTokens += (stats.EntropyMean ?? 0) * stats.Tokens;
-                        klTokens += (stats.KlMean ?? 0) * stats.Tokens;
-                        tokens += stats.Tokens;
-                    }
+                foreach (var micro in MicroBatches(miniBatch, schedule))
+                {
+                    var (microLoss, stats, seconds) = MicroBatch(micro, normalization);
+                    forward += seconds;
+                    batchLoss += microLoss;
+                    clipTokens += stats.ClipRatio * stats.Tokens;
+                    entropyTokens += (stats.EntropyMean ?? 0) * stats.Tokens;
+                    klTokens += (stats.KlMean ?? 0) * stats.Tokens;
+                    tokens += stats.Tokens;
+                }
                 backward += sw.Elapsed.TotalSeconds;
                 sw.Restart();
                 double norm = optimizer.GradNorm();
@@ -85,13 +84,21 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
             using (no_grad())
             {
                 var refHidden = batch.PredictorHidden(reference.Model.Hidden(batch.InputIds, batch.Positions));
-                refLogProbs = TokenLogProbs.Compute(refHidden, reference.Model.LmHeadWeight, batch.Targets).LogProbs;
+                refLogProbs = TokenLogProbs.LogProbsOnly(refHidden, reference.Model.LmHeadWeight, batch.Targets);
             }
         var result = PolicyLoss.Compute(logProbs, batch.OldLogProbs, batch.Advantages, batch.Mask, loss, normalization, refLogProbs, entropy);
         double forward = sw.Elapsed.TotalSeconds;
         result.Loss.backward();
         return (result.Loss.item<float>(), result.Stats, forward);
     }
+
+    /// <summary>The forward/backward micro-batches of one mini-batch (one optimizer step): its gradient-accumulation
+    /// parts, each sorted by length (stable) and split to stay within the token budget. Sorting puts rollouts of
+    /// similar length together, so less of each padded micro-batch is padding; the gradient is a sum over all
+    /// micro-batches either way.</summary>
+    public static IEnumerable<List<Rollout>> MicroBatches(IReadOnlyList<Rollout> miniBatch, UpdateSchedule schedule) =>
+        Split(miniBatch, schedule.GradAccum).SelectMany(part =>
+            RolloutBatch.SplitByTokens(part.OrderBy(r => r.PromptIds.Length + r.CompletionIds.Length).ToList(), schedule.MicroBatchTokens));
 
     /// <summary>Splits into <paramref name="parts"/> consecutive near-equal parts (fewer when there are fewer items).</summary>
     public static List<List<Rollout>> Split(IReadOnlyList<Rollout> items, int parts)

@@ -63,8 +63,10 @@ public sealed class TrainConfig
     public double GradClip { get; set; } = 1.0;
     [TrainOption("Gradient-accumulation micro-batches per optimizer step")]
     public int GradAccum { get; set; } = 2;
-    [TrainOption("Most tokens (prompt + completion, padded) in one forward/backward micro-batch; larger micro-batches are split (0 = no limit)")]
-    public int MicroBatchTokens { get; set; } = 16384;
+    // 2048: Qwen2.5-0.5B keeps about 2.65 MiB of activations per token without checkpointing (measured with
+    // `rlvr bench train`, docs/performance.md), so an update peaks below 15 GiB; 16384 tokens would need about 52 GiB.
+    [TrainOption("Most tokens (prompt + completion, padded) in one forward/backward micro-batch; larger micro-batches are split (0 = no limit). Activation memory grows with it: about 2.65 MiB per token for Qwen2.5-0.5B, 0.17 MiB with gradient checkpointing")]
+    public int MicroBatchTokens { get; set; } = 2048;
     [TrainOption("Optimizer passes over each rollout batch (PPO epochs; > 1 makes the clipped ratio act)")]
     public int Epochs { get; set; } = 1;
     [TrainOption("Optimizer steps per rollout batch per epoch (> 1 makes the clipped ratio act)")]
@@ -142,9 +144,7 @@ public sealed class TrainConfig
     public static TrainConfig Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config file not found");
-        JsonObject obj;
-        try { obj = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: expected a JSON object"); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: malformed JSON: {e.Message}"); }
+        var obj = JsonText.ReadObject(path);
         var config = new TrainConfig();
         foreach (var (key, value) in obj)
         {

@@ -96,6 +96,13 @@ public sealed class Trainer : IDisposable
         {
             var saved = Path.Combine(runDir, ConfigFile);
             if (!File.Exists(saved)) throw new FileNotFoundException($"{saved}: no run to resume in {runDir}");
+            if (Checkpoint.Latest(runDir) is null)
+            {
+                // Stopped before its first checkpoint: nothing to continue from, so what it logged is dropped and it starts over.
+                console.WriteLine($"{runDir} has no checkpoint yet: starting it over");
+                DeleteOutputs(runDir);
+                resume = false;
+            }
         }
         else if (File.Exists(Path.Combine(runDir, MetricsWriter.FileName)))
             throw new IOException($"{runDir} already holds a run (metrics.jsonl); use --resume {runDir} to continue it or choose another --out");
@@ -104,6 +111,15 @@ public sealed class Trainer : IDisposable
         if (!resume) AtomicFile.WriteAllText(Path.Combine(runDir, ConfigFile), config.ToJson());
         using var trainer = new Trainer(config, console, resume);
         trainer.Loop();
+    }
+
+    /// <summary>Removes what a run logs (metrics, events, samples, evaluations); config.json and checkpoints stay.</summary>
+    static void DeleteOutputs(string runDir)
+    {
+        foreach (var file in new[] { MetricsWriter.FileName, SamplesFile, SummaryFile })
+            File.Delete(Path.Combine(runDir, file));
+        foreach (var dir in new[] { TensorBoardLog.FolderName, "eval" })
+            if (Directory.Exists(Path.Combine(runDir, dir))) Directory.Delete(Path.Combine(runDir, dir), recursive: true);
     }
 
     void Loop()

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Rlvr.Evaluation;
 
@@ -82,8 +83,8 @@ public class EvalSummaryTests
         var section = doc[doc.IndexOf("## EvalSummary", StringComparison.Ordinal)..];
         var json = Regex.Match(section, "```json\n(.*?)```", RegexOptions.Singleline).Groups[1].Value;
         var s = EvalSummary.FromJson(json, "docs/run-folder.md");
-        Assert.Equal(1246, s.NProblems);
-        Assert.Equal(0.52, s.PassAtK[2]);
+        Assert.Equal((0, 4, 1246, 310.2), (s.Step, s.N, s.NProblems, s.MeanResponseTokens));
+        Assert.Equal([(1, 0.41), (2, 0.52), (4, 0.60)], s.PassAtK.Select(kv => (kv.Key, kv.Value)));
         Assert.Null(s.GreedyAccuracy);
         Assert.Equal(298, s.ByType["Algebra"].NProblems);
         Assert.Equal(0.80, s.ByLevel["Level 1"].PassAtK[1]);
@@ -98,7 +99,7 @@ public class EvalSummaryTests
         var loaded = EvalSummary.Load(path);
         Assert.Equal(saved.ToJson(), loaded.ToJson());
         Assert.Equal(saved.PassAtK[2], loaded.PassAtK[2]);
-        Assert.False(File.Exists(path + ".tmp"));
+        Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));   // no temporary file left
     }
 
     [Fact]
@@ -108,6 +109,36 @@ public class EvalSummaryTests
         var e = Assert.Throws<InvalidDataException>(() => EvalSummary.FromJson(json, "eval/step_000010.json"));
         Assert.Contains("eval/step_000010.json", e.Message);
         Assert.Contains("no_answer_ratio", e.Message);
+    }
+
+    [Theory]
+    [InlineData("n_problems", null, "'n_problems'")]                   // a key missing
+    [InlineData("step", null, "'step'")]                               // no fallback to the file name: every writer writes the step
+    [InlineData("pass_at_k", null, "'pass_at_k'")]
+    [InlineData("pass_at_k", "null", "$.pass_at_k")]
+    [InlineData("pass_at_k", "{\"one\": 0.5}", "$.pass_at_k.one")]     // k not an integer
+    [InlineData("pass_at_k", "{\"0\": 0.5}", "pass_at_k has k = 0")]
+    [InlineData("pass_at_k", "{\"1\": \"x\"}", "$.pass_at_k.1")]     // pass@k not a number
+    [InlineData("n", "1.5", "$.n ")]
+    public void Bad_summary_files_name_the_file_and_the_key(string key, string? value, string named)
+    {
+        var json = JsonNode.Parse(Summary().ToJson())!.AsObject();
+        if (value is null) json.Remove(key); else json[key] = JsonNode.Parse(value);   // "null" parses to a JSON null
+        var path = Path.Combine(Fixtures.TempDir(), "step_000010.json");
+        File.WriteAllText(path, json.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => EvalSummary.Load(path));
+        Assert.StartsWith(path + ": ", e.Message);
+        Assert.Contains(named, e.Message);
+    }
+
+    [Fact]
+    public void A_truncated_summary_file_is_rejected_naming_the_file()
+    {
+        var path = Path.Combine(Fixtures.TempDir(), "step_000010.json");
+        File.WriteAllText(path, Summary().ToJson()[..40]);
+        var e = Assert.Throws<InvalidDataException>(() => EvalSummary.Load(path));
+        Assert.StartsWith(path, e.Message);
+        Assert.Contains("not an evaluation summary", e.Message);
     }
 
     [Fact]

@@ -194,7 +194,7 @@ public class Qwen2ForCausalLMTests
             using (var scope = torch.NewDisposeScope())
             {
                 var hidden = model.Hidden(ids, positions);
-                var logProbs = model.TokenLogProbs(hidden.narrow(1, 0, 8).reshape(-1, 48), ids.narrow(1, 1, 8).reshape(-1));
+                var logProbs = TokenLogProbs.Compute(hidden.narrow(1, 0, 8), model.LmHeadWeight, ids.narrow(1, 1, 8)).LogProbs;
                 logProbs.mean().neg().backward();
             }
             return model.NamedParameters().ToDictionary(p => p.Name, p => TestModels.Floats(p.Parameter.grad!));
@@ -208,5 +208,13 @@ public class Qwen2ForCausalLMTests
             Assert.True(grad.Any(g => g != 0), $"{name} got no gradient");
             TestModels.AssertClose(grad.Select(g => (double)g).ToArray(), checkpointed[name], 1e-6, name);
         }
+    }
+
+    [Fact]
+    public void Positions_of_a_left_padded_batch_start_at_zero_on_the_first_real_token()
+    {
+        using var mask = torch.tensor(new long[] { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 }).view(2, 5);
+        using var positions = Qwen2ForCausalLM.PositionsFromMask(mask);
+        Assert.Equal(new long[] { 0, 0, 0, 1, 2, 0, 1, 2, 3, 4 }, positions.data<long>().ToArray());
     }
 }

@@ -81,7 +81,7 @@ public class SafeTensorsTests
         Assert.Equal(0x3F80, BinaryPrimitives.ReadUInt16LittleEndian(data[2..]));
         Assert.Equal(0xC020, BinaryPrimitives.ReadUInt16LittleEndian(data[4..]));   // -2.5
         Assert.Equal(0x40E0, BinaryPrimitives.ReadUInt16LittleEndian(data[6..]));   // 7
-        Assert.False(File.Exists(path + ".tmp"));
+        Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));   // no temporary file left
     }
 
     [Fact]

@@ -174,6 +174,26 @@ public class ReportTests
     }
 
     [Fact]
+    public void AnUnreadableEvalSummaryIsAProblemAndItsPassAt1ComesFromTheMetricsLine()
+    {
+        var dir = WriteRun(Fixtures.TempDir(), Small, "psr", 1, (0.25, 0.30, 0.40), (0.4, 0.5), (0.5, 0.6));
+        var truncated = Path.Combine(dir, "eval", "step_000020.json");
+        File.WriteAllText(truncated, File.ReadAllText(truncated)[..30]);
+        var noStep = Path.Combine(dir, "eval", "step_000010.json");
+        var summary = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(noStep))!.AsObject();
+        summary.Remove("step");
+        File.WriteAllText(noStep, summary.ToJsonString());
+
+        var problems = new List<string>();
+        var run = RunFolder.Load(dir, problems)!;
+        Assert.Contains(problems, p => p.StartsWith(truncated) && p.EndsWith("summary ignored"));
+        Assert.Contains(problems, p => p.StartsWith(noStep) && p.Contains("'step'") && p.EndsWith("summary ignored"));
+        Assert.Contains($"{dir}: eval summary eval/step_000020.json (step 20) missing; pass@1 taken from metrics.jsonl, no pass@k", problems);
+        // Step 0 keeps its summary (pass@1, 2, 4); steps 10 and 20 fall back to the metrics lines' pass@1.
+        Assert.Equal([(0, 0.25, 3), (10, 0.30, 0), (20, 0.40, 0)], run.Evals.Select(e => (e.Step, e.PassAt1, e.PassAtK.Count)));
+    }
+
+    [Fact]
     public void NoSmoothingAndAllFoldersMissingAreHandled()
     {
         var root = WriteSixRuns(Fixtures.TempDir());

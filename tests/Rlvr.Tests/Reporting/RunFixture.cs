@@ -48,6 +48,7 @@ public static class RunFixture
                 ["model"] = "m", ["data"] = "data/math/test.jsonl", ["step"] = e.Step, ["n"] = e.N, ["temperature"] = 0.6,
                 ["top_p"] = 0.95, ["max_new_tokens"] = 512, ["n_problems"] = e.Problems, ["pass_at_k"] = passAtK,
                 ["greedy_accuracy"] = null, ["mean_response_tokens"] = 310.2, ["no_answer_ratio"] = 0.03,
+                ["by_type"] = new JsonObject(), ["by_level"] = new JsonObject(),
             }.ToJsonString());
         }
         metrics.Append("eval", e.Step,

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 
 namespace Rlvr.Tests.Training;
@@ -70,7 +69,8 @@ public class TrainEndToEndTests(TinyModelFixture tiny) : IClassFixture<TinyModel
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
 
         var killed = Path.Combine(Fixtures.TempDir(), "killed");
-        KillAfterCheckpoint(TrainArgs(killed, "nsr", steps), Path.Combine(killed, "checkpoints", "step_000002", "trainer_state.json"));
+        Assert.True(CliRunner.RunUntilFileExists(Path.Combine(killed, "checkpoints", "step_000002", "trainer_state.json"), TrainArgs(killed, "nsr", steps)),
+            "the run never wrote its step-2 checkpoint");
         var resumed = CliRunner.Run("train", "--resume", killed);
         Assert.True(resumed.ExitCode == 0, resumed.Stdout + resumed.Stderr);
 
@@ -81,24 +81,6 @@ public class TrainEndToEndTests(TinyModelFixture tiny) : IClassFixture<TinyModel
         Assert.Equal(steps, expected.Count);
         Assert.Equal(expected, TrainLines(killed));
         Assert.Equal(File.ReadAllLines(Path.Combine(whole, "samples.jsonl")), File.ReadAllLines(Path.Combine(killed, "samples.jsonl")));
-    }
-
-    /// <summary>Starts a training run and kills it as soon as <paramref name="marker"/> exists (or lets it finish, if it is faster).</summary>
-    static void KillAfterCheckpoint(string[] args, string marker)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Rlvr.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddMinutes(5);
-        while (!File.Exists(marker) && !p.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(20);
-        if (!p.HasExited) p.Kill(entireProcessTree: true);
-        p.WaitForExit();
-        Assert.True(File.Exists(marker), "the run never wrote its step-2 checkpoint");
     }
 
     [Fact]

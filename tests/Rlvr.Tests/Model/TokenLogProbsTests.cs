@@ -1,8 +1,8 @@
-using Rlvr.Training;
+using Rlvr.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Rlvr.Tests.Training;
+namespace Rlvr.Tests.Model;
 
 public class TokenLogProbsTests
 {
@@ -23,10 +23,10 @@ public class TokenLogProbsTests
         Assert.True(diff <= 1e-5, $"{what}: max |difference| {diff} > 1e-5");
     }
 
-    static (Tensor Hidden, Tensor Weight, Tensor Targets) RandomInputs(int seed, bool weightRequiresGrad = true)
+    static (Tensor Hidden, Tensor Weight, Tensor Targets) RandomInputs(int seed, bool hiddenRequiresGrad = true, bool weightRequiresGrad = true)
     {
         var gen = manual_seed(seed);
-        var hidden = randn(N, Tn, H, generator: gen).requires_grad_();
+        var hidden = randn(N, Tn, H, generator: gen).requires_grad_(hiddenRequiresGrad);
         var weight = (randn(V, H, generator: gen) * 0.5).detach().requires_grad_(weightRequiresGrad);
         var targets = randint(0, V, [N, Tn], generator: gen);
         return (hidden, weight, targets);
@@ -80,14 +80,42 @@ public class TokenLogProbsTests
     }
 
     [Fact]
-    public void Works_without_gradient_tracking_as_for_reference_log_probs()
+    public void Constant_hidden_states_still_give_the_weight_its_gradient()
+    {
+        // Training only the head on fixed features: hidden requires no gradient, the weight does.
+        using var scope = NewDisposeScope();
+        var (hidden, weight, targets) = RandomInputs(22, hiddenRequiresGrad: false);
+        Naive(hidden, weight, targets, 0.7).LogProbs.sum().backward();
+        var naiveGradWeight = weight.grad!.clone();
+        weight.grad!.zero_();
+
+        TokenLogProbs.LogProbsOnly(hidden, weight, targets, chunkRows: 4, temperature: 0.7).sum().backward();
+        AssertClose(naiveGradWeight, weight.grad!, "grad of weight");
+        Assert.True(hidden.grad is null || hidden.grad.IsInvalid);
+    }
+
+    [Fact]
+    public void Without_gradient_tracking_values_match_and_nothing_requires_a_gradient()
     {
         using var scope = NewDisposeScope();
         var (hidden, weight, targets) = RandomInputs(31);
-        using var _ = no_grad();
-        var fused = TokenLogProbs.Compute(hidden, weight, targets, chunkRows: 4);
-        Assert.False(fused.LogProbs.requires_grad);
-        AssertClose(Naive(hidden, weight, targets, 1.0).LogProbs, fused.LogProbs, "log-probs");
+        var (naiveLogProbs, naiveEntropy) = Naive(hidden, weight, targets, 0.7);
+        using (no_grad())
+        {
+            // As for reference log-probs and for scoring: inputs that require gradients, autograd off.
+            var fused = TokenLogProbs.Compute(hidden, weight, targets, chunkRows: 4, temperature: 0.7);
+            var only = TokenLogProbs.LogProbsOnly(hidden, weight, targets, chunkRows: 4, temperature: 0.7);
+            Assert.False(fused.LogProbs.requires_grad || fused.Entropy.requires_grad || only.requires_grad);
+            AssertClose(naiveLogProbs, fused.LogProbs, "log-probs");
+            AssertClose(naiveEntropy, fused.Entropy, "entropy");
+            AssertClose(naiveLogProbs, only, "log-probs only");
+            // 0 <= H <= ln V: the entropy of a distribution over V tokens.
+            Assert.All(fused.Entropy.data<float>().ToArray(), h => Assert.InRange(h, 0.0, System.Math.Log(V) + 1e-5));
+        }
+        // Autograd on, but no input requires a gradient (a frozen model's weights).
+        var constant = TokenLogProbs.LogProbsOnly(hidden.detach(), weight.detach(), targets, chunkRows: 4, temperature: 0.7);
+        Assert.False(constant.requires_grad);
+        AssertClose(naiveLogProbs, constant, "log-probs of detached inputs");
     }
 
     [Fact]
@@ -109,7 +137,34 @@ public class TokenLogProbsTests
         Assert.Contains("targets", e.Message);
         e = Assert.Throws<ArgumentException>(() => TokenLogProbs.Compute(hidden, zeros(V, H + 1), zeros(2, 3, ScalarType.Int64)));
         Assert.Contains("weight", e.Message);
-        e = Assert.Throws<ArgumentException>(() => TokenLogProbs.Compute(hidden, zeros(V, H), zeros(3, 2, ScalarType.Int64)));
+        e = Assert.Throws<ArgumentException>(() => TokenLogProbs.LogProbsOnly(hidden, zeros(V, H), zeros(3, 2, ScalarType.Int64)));
         Assert.Contains("targets", e.Message);
+    }
+
+    [Fact]
+    public void Through_a_model_every_parameter_gets_the_gradient_of_the_full_logits()
+    {
+        foreach (var config in new[] { TestModels.Odd, TestModels.Small })   // untied and tied head
+        {
+            using var model = TestModels.Random(config, seed: 21);
+            Dictionary<string, float[]> Gradients(Func<Tensor, Tensor, Tensor> logProbs)
+            {
+                model.zero_grad();
+                using var scope = NewDisposeScope();
+                var ids = tensor(Enumerable.Range(0, 2 * 9).Select(i => (long)(i * 53 % config.VocabSize)).ToArray()).view(2, 9);
+                var hidden = model.Hidden(ids, arange(9).unsqueeze(0).expand(2, 9)).narrow(1, 0, 8);
+                // Unequal weights per token, as an RL loss has (advantages).
+                var weights = linspace(-1, 2, 16).view(2, 8);
+                (logProbs(hidden, ids.narrow(1, 1, 8)) * weights).sum().backward();
+                return model.NamedParameters().ToDictionary(p => p.Name, p => TestModels.Floats(p.Parameter.grad!));
+            }
+            var full = Gradients((h, t) => model.Logits(h).log_softmax(-1).gather(-1, t.unsqueeze(-1)).squeeze(-1));
+            var chunked = Gradients((h, t) => TokenLogProbs.Compute(h, model.LmHeadWeight, t, chunkRows: 5).LogProbs);
+            foreach (var (name, grad) in full)
+            {
+                Assert.True(grad.Any(g => g != 0), $"{name} got no gradient");
+                TestModels.AssertClose(grad.Select(g => (double)g).ToArray(), chunked[name], 1e-5, name);
+            }
+        }
     }
 }

@@ -1,6 +1,4 @@
-using Rlvr.Reporting;
-
-namespace Rlvr.Tests.Reporting;
+namespace Rlvr.Tests;
 
 public class AtomicFileTests
 {
@@ -28,5 +26,29 @@ public class AtomicFileTests
         Assert.ThrowsAny<IOException>(() => AtomicFile.WriteAllText(target, "new"));
         Assert.Equal("old", File.ReadAllText(Path.Combine(target, "keep")));
         Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    [Fact]
+    public void AStreamedFileAppearsOnlyOnCommit()
+    {
+        var dir = Fixtures.TempDir();
+        var path = Path.Combine(dir, "out.jsonl");
+        File.WriteAllText(path, "old");
+        using (var file = AtomicFile.Create(path))
+        {
+            file.Stream.Write("{\"a\": 1}\n"u8);
+            Assert.Equal("old", File.ReadAllText(path));      // written, not committed: readers see the old file
+            file.Commit();
+        }
+        Assert.Equal("{\"a\": 1}\n", File.ReadAllText(path));
+
+        using (var abandoned = AtomicFile.Create(path)) abandoned.Stream.Write("half"u8);   // disposed without a commit
+        Assert.Throws<InvalidOperationException>(() => AtomicFile.Write(path, stream =>
+        {
+            stream.Write("half"u8);
+            throw new InvalidOperationException("the writer failed");
+        }));
+        Assert.Equal("{\"a\": 1}\n", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(dir));
     }
 }

@@ -1,22 +1,14 @@
 using System.Diagnostics;
-using Rlvr.Training;
+using Rlvr.Model;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace Rlvr.Tests.Training;
-
-/// <summary>A fact that runs only when RLVR_BENCH=1: benchmarks are slow and their numbers go in the docs, not in asserts.</summary>
-public sealed class BenchmarkFactAttribute : FactAttribute
-{
-    public BenchmarkFactAttribute()
-    {
-        if (Environment.GetEnvironmentVariable("RLVR_BENCH") != "1") Skip = "benchmark: run with RLVR_BENCH=1";
-    }
-}
+namespace Rlvr.Tests.Model;
 
 /// <summary>
-/// Fused chunked token log-probs vs the naive full-logits computation at Qwen2.5-0.5B's sizes (H 896, V 151,936).
+/// Fused chunked token log-probs vs the naive full-logits computation at Qwen2.5-0.5B's sizes (H 896, V 151,936),
+/// and scoring without autograd (<see cref="TokenLogProbs.LogProbsOnly"/> under no_grad, as <c>rlvr logprobs</c> runs it).
 /// RLVR_BENCH_ROWS sets the rows (default 1024), RLVR_BENCH_CHUNK the chunk rows (default TokenLogProbs.DefaultChunkRows);
 /// RLVR_BENCH_NAIVE=0 skips the naive version (it needs about 3.5 GiB per 1024 rows).
 /// Peak memory is the process's peak resident set (VmHWM, reset through /proc/self/clear_refs) above the resident set before.
@@ -39,6 +31,14 @@ public class TokenLogProbsBenchmark(ITestOutputHelper output)
         var (fusedLogProbs, fusedGradW) = Measure($"fused (chunk {chunk})", hidden, weight,
             () => TokenLogProbs.Compute(hidden, weight, targets, chunk).LogProbs);
         Assert.True(fusedLogProbs.le(0).all().item<bool>(), "a log-prob is positive or NaN");
+
+        var clock = Stopwatch.StartNew();
+        using (no_grad())
+        {
+            var scored = TokenLogProbs.LogProbsOnly(hidden, weight, targets, chunk);
+            output.WriteLine($"scoring without autograd (chunk {chunk}): {rows} rows: {clock.Elapsed.TotalSeconds:F2} s");
+            Assert.True((scored - fusedLogProbs).abs().max().item<float>() < 1e-4, "scored log-probs differ");
+        }
         if (Environment.GetEnvironmentVariable("RLVR_BENCH_NAIVE") == "0") return;
 
         var (naiveLogProbs, naiveGradW) = Measure("naive", hidden, weight,

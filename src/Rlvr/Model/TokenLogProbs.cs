@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Rlvr.Training;
+namespace Rlvr.Model;
 
 /// <summary>Log-prob of each target token and the entropy of each position's next-token distribution.</summary>
 /// <param name="LogProbs">log softmax(h W^T / temperature)[target], shaped like the targets, float32.</param>
@@ -19,11 +19,18 @@ public sealed record TokenLogProbsResult(Tensor LogProbs, Tensor Entropy);
 /// dz = g (onehot(target) - p) - e p (log p + H), then grad_h = dz W / temperature and
 /// grad_W += dz^T h / temperature. Both outputs therefore have exact gradients (the entropy bonus works).
 /// Matmuls run in the inputs' dtype; the softmax runs in float32.
+/// Without autograd (under no_grad, or when neither hidden nor weight requires a gradient) the chunks run
+/// directly: no autograd node, nothing saved for a backward; <see cref="LogProbsOnly"/> also skips the entropy
+/// (its passes over each chunk's [rows, V] logits), which is how sequences are scored (<c>rlvr logprobs</c>).
 /// </remarks>
 public static class TokenLogProbs
 {
-    /// <summary>Rows per chunk by default: two [1024, 151936] float32 buffers are about 1.2 GB.</summary>
-    public const int DefaultChunkRows = 1024;
+    /// <summary>
+    /// Rows per chunk by default. 256 rather than 1024: two [256, 151936] float32 buffers are 0.3 GB instead of
+    /// 1.2 GB (measured peak 0.66 GiB lower), and a [256, H] x [H, V] matmul is already big enough to run at
+    /// full speed: in the runs of docs/model.md neither size was consistently faster.
+    /// </summary>
+    public const int DefaultChunkRows = 256;
 
     /// <summary>Log-probs and entropies of <paramref name="targets"/> under softmax(hidden W^T / temperature).</summary>
     /// <param name="hidden">[..., H] final hidden states (the positions predicting each target).</param>
@@ -34,19 +41,76 @@ public static class TokenLogProbs
     public static TokenLogProbsResult Compute(Tensor hidden, Tensor weight, Tensor targets, int chunkRows = DefaultChunkRows, double temperature = 1.0)
     {
         Validate(hidden, weight, targets, chunkRows, temperature);
-        var outputs = FusedLinearLogSoftmax.apply(
-            hidden.reshape(-1, hidden.shape[^1]), weight, targets.reshape(-1), chunkRows, temperature);
-        return new TokenLogProbsResult(outputs[0].view(targets.shape), outputs[1].view(targets.shape));
+        var (rows, rowTargets) = (hidden.reshape(-1, hidden.shape[^1]), targets.reshape(-1));
+        if (NeedsGradient(hidden, weight))
+        {
+            var outputs = FusedLinearLogSoftmax.apply(rows, weight, rowTargets, chunkRows, temperature);
+            return new TokenLogProbsResult(outputs[0].view(targets.shape), outputs[1].view(targets.shape));
+        }
+        var (logProbs, logSumExp, entropy) = ForwardChunks(rows, weight, rowTargets, chunkRows, temperature, withEntropy: true);
+        logSumExp.Dispose();
+        return new TokenLogProbsResult(logProbs.view(targets.shape), entropy!.view(targets.shape));
+    }
+
+    /// <summary>
+    /// The log-probs of <see cref="Compute"/> alone. Without autograd the entropy is not computed at all (scoring,
+    /// reference log-probs); with autograd this is <c>Compute(...).LogProbs</c>, gradients included.
+    /// </summary>
+    public static Tensor LogProbsOnly(Tensor hidden, Tensor weight, Tensor targets, int chunkRows = DefaultChunkRows, double temperature = 1.0)
+    {
+        if (NeedsGradient(hidden, weight)) return Compute(hidden, weight, targets, chunkRows, temperature).LogProbs;
+        Validate(hidden, weight, targets, chunkRows, temperature);
+        var (logProbs, logSumExp, _) = ForwardChunks(
+            hidden.reshape(-1, hidden.shape[^1]), weight, targets.reshape(-1), chunkRows, temperature, withEntropy: false);
+        logSumExp.Dispose();
+        return logProbs.view(targets.shape);
+    }
+
+    static bool NeedsGradient(Tensor hidden, Tensor weight) => is_grad_enabled() && (hidden.requires_grad || weight.requires_grad);
+
+    /// <summary>
+    /// Per-row target log-prob, logsumexp and (when <paramref name="withEntropy"/>) entropy of flattened rows
+    /// (hidden [R, H], targets [R]), one chunk of logits at a time, without autograd.
+    /// </summary>
+    static (Tensor LogProbs, Tensor LogSumExp, Tensor? Entropy) ForwardChunks(
+        Tensor hidden, Tensor weight, Tensor targets, int chunkRows, double temperature, bool withEntropy)
+    {
+        long rows = hidden.shape[0];
+        var logProbs = empty(rows, dtype: ScalarType.Float32, device: hidden.device);
+        var logSumExp = empty(rows, dtype: ScalarType.Float32, device: hidden.device);
+        var entropy = withEntropy ? empty(rows, dtype: ScalarType.Float32, device: hidden.device) : null;
+        using (no_grad())
+            for (long start = 0; start < rows; start += chunkRows)
+            {
+                using var scope = NewDisposeScope();
+                long n = System.Math.Min(chunkRows, rows - start);
+                var logits = Logits(hidden.narrow(0, start, n), weight, temperature);
+                var lse = logits.logsumexp(1);
+                var target = logits.gather(1, targets.narrow(0, start, n).unsqueeze(1)).squeeze(1);
+                logProbs.narrow(0, start, n).copy_(target - lse);
+                logSumExp.narrow(0, start, n).copy_(lse);
+                if (entropy is null) continue;
+                var logP = logits.sub_(lse.unsqueeze(1));             // in place: logits are not needed any more
+                entropy.narrow(0, start, n).copy_(-logP.exp().mul_(logP).sum(1));
+            }
+        return (logProbs, logSumExp, entropy);
+    }
+
+    /// <summary>[rows, V] float32 logits of a chunk (the matmul in the inputs' dtype).</summary>
+    static Tensor Logits(Tensor hidden, Tensor weight, double temperature)
+    {
+        var logits = hidden.matmul(weight.t()).to_type(ScalarType.Float32);
+        return temperature == 1.0 ? logits : logits.div_(temperature);
     }
 
     static void Validate(Tensor hidden, Tensor weight, Tensor targets, int chunkRows, double temperature)
     {
         if (weight.ndim != 2 || hidden.ndim < 1 || weight.shape[1] != hidden.shape[^1])
             throw new ArgumentException(
-                $"weight has shape [{string.Join(", ", weight.shape)}] and hidden [{string.Join(", ", hidden.shape)}]; expected weight [V, H] with H = hidden's last dimension");
+                $"weight has shape {SafeTensors.ShapeText(weight.shape)} and hidden {SafeTensors.ShapeText(hidden.shape)}; expected weight [V, H] with H = hidden's last dimension");
         if (!targets.shape.SequenceEqual(hidden.shape[..^1]))
             throw new ArgumentException(
-                $"targets has shape [{string.Join(", ", targets.shape)}]; expected [{string.Join(", ", hidden.shape[..^1])}] (hidden without its last dimension)");
+                $"targets has shape {SafeTensors.ShapeText(targets.shape)}; expected {SafeTensors.ShapeText(hidden.shape[..^1])} (hidden without its last dimension)");
         if (targets.dtype != ScalarType.Int64)
             throw new ArgumentException($"targets has dtype {targets.dtype}; expected Int64 token ids");
         if (hidden.dtype != weight.dtype)
@@ -69,25 +133,9 @@ public static class TokenLogProbs
         {
             var (hidden, weight, targets) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
             var (chunkRows, temperature) = ((int)vars[3], (double)vars[4]);
-            long rows = hidden.shape[0];
-            var logProbs = empty(rows, dtype: ScalarType.Float32, device: hidden.device);
-            var entropy = empty(rows, dtype: ScalarType.Float32, device: hidden.device);
-            var logSumExp = empty(rows, dtype: ScalarType.Float32, device: hidden.device);
-            using (no_grad())
-                for (long start = 0; start < rows; start += chunkRows)
-                {
-                    using var scope = NewDisposeScope();
-                    long n = System.Math.Min(chunkRows, rows - start);
-                    var logits = Logits(hidden.narrow(0, start, n), weight, temperature);
-                    var lse = logits.logsumexp(1);
-                    var target = logits.gather(1, targets.narrow(0, start, n).unsqueeze(1)).squeeze(1);
-                    logProbs.narrow(0, start, n).copy_(target - lse);
-                    logSumExp.narrow(0, start, n).copy_(lse);
-                    var logP = logits.sub_(lse.unsqueeze(1));             // in place: logits are not needed any more
-                    entropy.narrow(0, start, n).copy_(-logP.exp().mul_(logP).sum(1));
-                }
+            var (logProbs, logSumExp, entropy) = ForwardChunks(hidden, weight, targets, chunkRows, temperature, withEntropy: true);
             // entropy is an output: save a copy, so the saved tensors hold no reference back to this node.
-            ctx.save_for_backward([hidden, weight, targets, logSumExp, entropy.clone()]);
+            ctx.save_for_backward([hidden, weight, targets, logSumExp, entropy!.clone()]);
             ctx.save_data("chunkRows", chunkRows);
             ctx.save_data("temperature", temperature);
             return [logProbs, entropy];
@@ -126,13 +174,6 @@ public static class TokenLogProbs
                 }
             // one entry per argument of apply: hidden, weight, targets, chunkRows, temperature
             return [gradHidden!, gradWeight!, null!, null!, null!];
-        }
-
-        /// <summary>[rows, V] float32 logits of a chunk (the matmul in the inputs' dtype).</summary>
-        static Tensor Logits(Tensor hidden, Tensor weight, double temperature)
-        {
-            var logits = hidden.matmul(weight.t()).to_type(ScalarType.Float32);
-            return temperature == 1.0 ? logits : logits.div_(temperature);
         }
 
         /// <summary>The entropy output usually feeds only the logs: skip its term when its gradient is absent or all zeros.</summary>
