@@ -36,7 +36,7 @@ public static class BenchGenerate
             };
             if (options.Batch < 1 || options.PromptTokens < 1 || options.NewTokens < 1)
                 throw new CliException("--batch, --prompt-tokens and --new-tokens must be positive");
-            using var loaded = modelDir is not null ? ModelFolder.Load(modelDir) : RandomModel(configName!);
+            using var loaded = modelDir is not null ? ModelFolder.Load(modelDir) : ModelFolder.Random(configName!);
             var progress = new ConsoleProgress("bench generate");
             var r = GenerationBench.Run(loaded, options, progress);
             progress.Finish();
@@ -46,19 +46,7 @@ public static class BenchGenerate
         return cmd;
     }
 
-    static LoadedModel RandomModel(string configName)
-    {
-        if (!Qwen2Config.NamedConfigs.Contains(configName) && !File.Exists(configName))
-            throw new CliException($"--config {configName}: neither a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) nor an existing config.json");
-        var config = Qwen2Config.LoadNamedOrPath(configName);
-        var model = new Qwen2ForCausalLM(config);
-        model.InitializeWeights(0);
-        model.eval();
-        return new LoadedModel($"random {configName}", config, model, GenerationConfig.FromModelConfig(config));
-    }
 
-    /// <summary>The 1-minute load average (timings on a shared machine depend on it); empty where /proc is missing.</summary>
-    static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "";
 
     static void Print(GenerationBench.Result r, LoadedModel loaded, bool json)
     {
@@ -75,7 +63,7 @@ public static class BenchGenerate
         var tenth = System.Math.Max(1, s.StepSeconds.Count / 10);
         var sorted = s.StepSeconds.Order().ToList();
         Line($"decode step times: first tenth {1000 * s.StepSeconds.Take(tenth).Average():F0} ms, last tenth {1000 * s.StepSeconds.TakeLast(tenth).Average():F0} ms, fastest {1000 * sorted[0]:F0}, median {1000 * sorted[sorted.Count / 2]:F0}, slowest {1000 * sorted[^1]:F0}");
-        Line($"peak RSS {r.PeakRssMb:F0} MB ({r.RssBeforeMb:F0} MB with the model loaded, before generating); load average at the end {LoadAverage()}");
+        Line($"peak RSS {r.PeakRssMb:F0} MB ({r.RssBeforeMb:F0} MB with the model loaded, before generating); load average at the end {Bench.LoadAverage()}");
         if (!json) return;
         var obj = new JsonObject
         {
@@ -99,7 +87,7 @@ public static class BenchGenerate
             ["new_tokens"] = o.NewTokens,
             ["threads"] = r.Threads,
             ["model"] = loaded.Directory,
-            ["load_average"] = LoadAverage(),
+            ["load_average"] = Bench.LoadAverage(),
         };
         Console.WriteLine(obj.ToJsonString());
     }

@@ -48,7 +48,7 @@ public static class BenchTrain
             if (options.MicroBatchTokens < 0) throw new CliException("--micro-batch-tokens must be 0 (no limit) or positive");
             if (options.MinResponseTokens is { } min && (min < 1 || min > options.ResponseTokens))
                 throw new CliException($"--min-response-tokens {min} must be between 1 and --response-tokens ({options.ResponseTokens})");
-            using var loaded = modelDir is not null ? ModelFolder.Load(modelDir) : RandomModel(configName!);
+            using var loaded = modelDir is not null ? ModelFolder.Load(modelDir) : ModelFolder.Random(configName!);
             var r = TrainBench.Run(loaded, options, line => Console.Error.WriteLine("bench train: " + line));
             Print(r, loaded, parse.GetValue(json));
             return 0;
@@ -56,15 +56,6 @@ public static class BenchTrain
         return cmd;
     }
 
-    static LoadedModel RandomModel(string configName)
-    {
-        if (!Qwen2Config.NamedConfigs.Contains(configName) && !File.Exists(configName))
-            throw new CliException($"--config {configName}: neither a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) nor an existing config.json");
-        var config = Qwen2Config.LoadNamedOrPath(configName);
-        var model = new Qwen2ForCausalLM(config);
-        model.InitializeWeights(0);
-        return new LoadedModel($"random {configName}", config, model, GenerationConfig.FromModelConfig(config));
-    }
 
     static void Print(TrainBench.Result r, LoadedModel loaded, bool json)
     {

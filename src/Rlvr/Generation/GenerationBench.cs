@@ -63,7 +63,7 @@ public static class GenerationBench
     public static Result Run(LoadedModel model, Options o, IProgress<GenerationProgress>? progress = null)
     {
         if (o.Batch < 1 || o.PromptTokens < 1 || o.NewTokens < 1) throw new ArgumentException("batch, prompt tokens and new tokens must be positive");
-        var rssBefore = RssMb("VmRSS:");
+        var rssBefore = Bench.RssMb();
         var config = model.Config;
         var random = new Random((int)o.Seed);
         var prompts = Enumerable.Range(0, o.Batch)
@@ -103,7 +103,7 @@ public static class GenerationBench
             DecodeGemmPasses = probe.Decode.Passes,
             PrefillGemmRows = prefillRows,
             BestStepEfficiency = BestStepFlopsPerSecond(stats, o, 2 * linear, attentionPerKey) / probe.Decode.BestFlopsPerSecond,
-            PeakRssMb = PeakRssMb(),
+            PeakRssMb = Bench.PeakRssMb(),
             RssBeforeMb = rssBefore,
         };
     }
@@ -192,14 +192,4 @@ public static class GenerationBench
         return list;
     }
 
-    /// <summary>Peak resident set of this process (VmHWM), in MB; 0 where /proc is missing.</summary>
-    public static double PeakRssMb() => RssMb("VmHWM:");
-
-    static double RssMb(string field)
-    {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-    }
 }

@@ -51,6 +51,19 @@ public static class ModelFolder
         return new LoadedModel(dir, config, model, generation);
     }
 
+    /// <summary>A model with seeded random weights for a bundled config name (qwen2.5-0.5b, tiny, ...) or a config.json
+    /// path: timings do not depend on the weights, so benchmarks need no checkpoint.</summary>
+    public static LoadedModel Random(string configNameOrPath, long seed = 0)
+    {
+        if (!Qwen2Config.NamedConfigs.Contains(configNameOrPath) && !File.Exists(configNameOrPath))
+            throw new FileNotFoundException($"{configNameOrPath}: neither a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) nor an existing config.json");
+        var config = Qwen2Config.LoadNamedOrPath(configNameOrPath);
+        var model = new Qwen2ForCausalLM(config);
+        model.InitializeWeights(seed);
+        model.eval();
+        return new LoadedModel($"random {configNameOrPath}", config, model, GenerationConfig.FromModelConfig(config));
+    }
+
     /// <summary>
     /// Fills every parameter of <paramref name="model"/> from the safetensors in <paramref name="dir"/>,
     /// tensor by tensor (no whole-file buffer). Errors name the file and the tensor: a shape that
