@@ -193,11 +193,15 @@ public sealed class Trainer : IDisposable
         AppendSamples(step, problems, completions, grades, advantages);
     }
 
+    /// <summary>Why a step has no learning signal: no kept sample has a nonzero advantage (all correct under NSR,
+    /// all wrong under PSR or GRPO, ...). Null when there is something to learn from, whatever the batch looks like:
+    /// NSR still learns from an all-wrong batch, PSR from an all-correct one.</summary>
     static string? SkipReason(GradeResult[] grades, SampleAdvantage[] advantages)
     {
-        if (grades.All(g => g.Correct)) return "all samples correct";
-        if (grades.All(g => !g.Correct)) return advantages.Any(a => a.Used && a.Advantage != 0) ? null : "all samples wrong";
-        return advantages.Any(a => a.Used) ? null : "no sample used by the objective";
+        if (advantages.Any(a => a.Used && a.Advantage != 0)) return null;
+        if (grades.All(g => g.Correct)) return "all samples correct: none carries a gradient under this objective";
+        if (grades.All(g => !g.Correct)) return "all samples wrong: none carries a gradient under this objective";
+        return "no sample kept by the objective";
     }
 
     double LearningRate(int step) => config.WarmupSteps > 0 ? config.Lr * System.Math.Min(1.0, step / (double)config.WarmupSteps) : config.Lr;
