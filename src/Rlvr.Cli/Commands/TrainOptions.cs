@@ -47,13 +47,15 @@ public sealed class TrainOptions
             : type == typeof(double) ? new Option<double?>(name)
             : type == typeof(bool) ? new Option<bool?>(name)
             : new Option<string?>(name);
-        option.Description = $"{TrainConfig.Description(property)} (default: {DefaultText(property)})";
+        // Options without a value by default say what stands in for it in their own text.
+        var text = TrainConfig.Description(property);
+        option.Description = DefaultText(property) is { } d ? $"{text} (default: {d})" : text;
         return option;
     }
 
-    static string DefaultText(PropertyInfo property) => property.GetValue(new TrainConfig()) switch
+    static string? DefaultText(PropertyInfo property) => property.GetValue(new TrainConfig()) switch
     {
-        null => "none",
+        null => null,
         bool b => b ? "true" : "false",
         double d => d.ToString(System.Globalization.CultureInfo.InvariantCulture),
         string s when s.Length == 0 => "required",
