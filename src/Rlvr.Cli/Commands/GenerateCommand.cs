@@ -112,7 +112,7 @@ public static class GenerateCommand
         ["ids"] = new JsonArray(c.TokenIds.Select(x => (JsonNode?)x).ToArray()),
         ["logprobs"] = new JsonArray(c.LogProbs.Select(x => (JsonNode?)x).ToArray()),
         ["sampling_logprobs"] = new JsonArray(c.SamplingLogProbs.Select(x => (JsonNode?)x).ToArray()),
-        ["finish_reason"] = c.FinishReason == FinishReason.Stop ? "stop" : "length",
+        ["finish_reason"] = c.FinishReason.JsonName(),
     };
 
     static IReadOnlyList<int>? ParseStopIds(string? text)

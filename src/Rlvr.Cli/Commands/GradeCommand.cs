@@ -112,7 +112,7 @@ public static class GradeCommand
         {
             ["id"] = id,
             ["correct"] = r.Correct,
-            ["outcome"] = r.Outcome switch { GradeOutcome.Correct => "correct", GradeOutcome.Wrong => "wrong", _ => "no_answer" },
+            ["outcome"] = r.Outcome.JsonName(),
             ["extracted"] = r.Extracted,
             ["reason"] = r.Reason,
         };

@@ -14,8 +14,8 @@ public sealed record GradedSample(string ProblemId, int Sample, string Text, str
     public JsonObject ToJson() => new()
     {
         ["problem_id"] = ProblemId, ["sample"] = Sample, ["correct"] = Correct,
-        ["outcome"] = Outcome.ToString().ToLowerInvariant(), ["extracted"] = Extracted,
-        ["tokens"] = Tokens, ["finish_reason"] = Finish == FinishReason.Stop ? "stop" : "length", ["text"] = Text,
+        ["outcome"] = Outcome.JsonName(), ["extracted"] = Extracted,
+        ["tokens"] = Tokens, ["finish_reason"] = Finish.JsonName(), ["text"] = Text,
     };
 }
 

@@ -49,6 +49,12 @@ public enum FinishReason
     Length,
 }
 
+public static class FinishReasons
+{
+    /// <summary>The name in JSON outputs (generate, samples files): "stop" or "length".</summary>
+    public static string JsonName(this FinishReason reason) => reason == FinishReason.Stop ? "stop" : "length";
+}
+
 /// <summary>
 /// One sampled completion of prompt <paramref name="PromptIndex"/> (sample <paramref name="SampleIndex"/> of n).
 /// <paramref name="TokenIds"/> are exactly the sampled ids, a stop token included.

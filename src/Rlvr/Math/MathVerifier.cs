@@ -5,6 +5,17 @@ namespace Rlvr.Math;
 
 public enum GradeOutcome { Correct, Wrong, NoAnswer }
 
+public static class GradeOutcomes
+{
+    /// <summary>The name in JSON outputs (grade, samples files): "correct", "wrong" or "no_answer".</summary>
+    public static string JsonName(this GradeOutcome outcome) => outcome switch
+    {
+        GradeOutcome.Correct => "correct",
+        GradeOutcome.Wrong => "wrong",
+        _ => "no_answer",
+    };
+}
+
 /// <summary>
 /// The verdict on one response. <see cref="Reason"/> says why (the rule that decided, with the
 /// values compared); <see cref="GoldParsed"/> and <see cref="PredictionParsed"/> show the trees.

@@ -231,10 +231,10 @@ public sealed class Trainer : IDisposable
             var line = new JsonObject
             {
                 ["step"] = step, ["problem_id"] = problems[c.PromptIndex].Id, ["sample"] = c.SampleIndex,
-                ["reward"] = grades[i].Correct ? 1 : 0, ["outcome"] = grades[i].Outcome.ToString().ToLowerInvariant(),
+                ["reward"] = grades[i].Correct ? 1 : 0, ["outcome"] = grades[i].Outcome.JsonName(),
                 ["extracted"] = grades[i].Extracted, ["gold"] = problems[c.PromptIndex].Gold,
                 ["advantage"] = advantages[i].Advantage, ["used"] = advantages[i].Used,
-                ["tokens"] = c.TokenIds.Length, ["finish_reason"] = c.FinishReason == FinishReason.Stop ? "stop" : "length",
+                ["tokens"] = c.TokenIds.Length, ["finish_reason"] = c.FinishReason.JsonName(),
                 ["completion"] = c.Text,
             };
             writer.Write(line.ToJsonString(JsonText.Options) + "\n");
