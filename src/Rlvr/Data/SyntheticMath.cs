@@ -75,13 +75,31 @@ public static class SyntheticMath
 
     static string Answer(string body) => $"The answer is $\\boxed{{{body}}}$.";
 
-    /// <summary>L1 1+1 digits, L2 2+1, L3 2+2, L4 3+2, L5 3+3.</summary>
+    /// <summary>L1 1+1 digits, L2 2+1, L3 2+2, L4 3+2, L5 3+3; the solution adds column by column with carries.</summary>
     static (string, string) Addition(Random rng, int level)
     {
         var (da, db) = level switch { 1 => (1, 1), 2 => (2, 1), 3 => (2, 2), 4 => (3, 2), _ => (3, 3) };
         int a = Digits(rng, da), b = Digits(rng, db);
         if (rng.Next(2) == 0) (a, b) = (b, a);
-        return ($"What is ${a} + {b}$?", $"We add: ${a} + {b} = {a + b}$.\n{Answer((a + b).ToString())}");
+        return ($"What is ${a} + {b}$?", $"{ColumnAddition(a, b)}\n{Answer((a + b).ToString())}");
+    }
+
+    /// <summary>"Ones: $7 + 8 = 15$, carry 1. Tens: $4 + 3 + 1 = 8$. So $47 + 38 = 85$.": one digit fact per column,
+    /// which a small model learns from many examples, instead of the whole sum at once.</summary>
+    static string ColumnAddition(int a, int b)
+    {
+        string[] names = ["Ones", "Tens", "Hundreds", "Thousands"];
+        var steps = new List<string>();
+        int carry = 0;
+        for (int column = 0, x = a, y = b; x > 0 || y > 0; column++, x /= 10, y /= 10)
+        {
+            int dx = x % 10, dy = y % 10, sum = dx + dy + carry;
+            var terms = string.Join(" + ", new[] { x > 0 ? dx : -1, y > 0 ? dy : -1, carry > 0 ? carry : -1 }.Where(t => t >= 0));
+            carry = sum / 10;
+            bool last = x < 10 && y < 10;
+            steps.Add($"{names[column]}: ${terms} = {sum}$" + (carry > 0 && !last ? ", carry 1." : "."));
+        }
+        return $"{string.Join(" ", steps)} So ${a} + {b} = {a + b}$.";
     }
 
     /// <summary>L1 a - b >= 0 with 1 digit, L2 2-1 digits, L3 2-2 digits (may be negative), L4 3-2 digits either way, L5 a negative first term.</summary>

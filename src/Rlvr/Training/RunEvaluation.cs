@@ -9,9 +9,10 @@ using Rlvr.Text;
 namespace Rlvr.Training;
 
 /// <summary>How a training run evaluates: samples per problem, the k of pass@k, sampling, grading, and the
-/// names its summaries carry.</summary>
+/// names its summaries carry. <paramref name="EndsN"/> samples per problem (with <paramref name="EndsKs"/>) at the
+/// step-0 and last evaluations, for pass@k curves at large k without paying for them at every evaluation; 0 = N.</summary>
 public sealed record EvalPlan(int N, IReadOnlyList<int> Ks, double Temperature, double TopP, int MaxNewTokens,
-    VerifierOptions Verifier, int Seed, string ModelName, string DataName);
+    VerifierOptions Verifier, int Seed, string ModelName, string DataName, int EndsN = 0, IReadOnlyList<int>? EndsKs = null);
 
 /// <summary>
 /// The evaluations a training run (RL or SFT) makes on its schedule: sample, grade and summarise the evaluation
@@ -30,11 +31,14 @@ public sealed class RunEvaluation(Sampler sampler, PromptEncoder prompts, IReadO
         return limit > 0 && limit < all.Count ? StratifiedSubset.OfSize(all, limit, Strata.Type, seed).Problems : all;
     }
 
-    /// <summary>Evaluates the current model as the state after <paramref name="step"/> (0 = before training).</summary>
-    public EvalSummary At(int step)
+    /// <summary>Evaluates the current model as the state after <paramref name="step"/> (0 = before training);
+    /// <paramref name="end"/>: the first or last evaluation of the run, with the plan's <see cref="EvalPlan.EndsN"/> samples.</summary>
+    public EvalSummary At(int step, bool end = false)
     {
         var sw = Stopwatch.StartNew();
-        var request = new EvalRequest(plan.N, plan.Ks, new SamplingParams
+        bool wide = end && plan.EndsN > 0;
+        int n = wide ? plan.EndsN : plan.N;
+        var request = new EvalRequest(n, wide ? plan.EndsKs ?? plan.Ks : plan.Ks, new SamplingParams
         {
             Temperature = plan.Temperature, TopP = plan.TopP, MaxNewTokens = plan.MaxNewTokens,
             Seed = StepSeeds.For(plan.Seed, -1 - step),
@@ -48,7 +52,7 @@ public sealed class RunEvaluation(Sampler sampler, PromptEncoder prompts, IReadO
         Evaluator.WriteSamples(Path.Combine(runDir, FolderName, $"step_{step:D6}.samples.jsonl"), result.Samples);
         result.Summary.Save(Path.Combine(runDir, relative));
         var shown = result.Samples.Take(3).Select(s => new EvalSampleText(s.ProblemId, s.Text, s.Correct ? 1 : 0)).ToList();
-        metrics.Eval(step, result.Summary.PassAtK[1], result.Summary.NProblems, plan.N, relative, shown);
+        metrics.Eval(step, result.Summary.PassAtK[1], result.Summary.NProblems, n, relative, shown);
         console.WriteLine($"  (evaluation took {sw.Elapsed.TotalSeconds:F1}s)");
         return result.Summary;
     }

@@ -11,6 +11,8 @@ public sealed class SftConfig
     public string Model { get; set; } = "";
     [TrainOption("Run folder: metrics, evaluations, checkpoints, and the final model in OUT/model")]
     public string Out { get; set; } = "runs/sft";
+    [TrainOption("Folder for the final model (HF layout, no optimizer state; default: OUT/model)")]
+    public string? FinalModel { get; set; }
     [TrainOption("Training problems with worked solutions: a file (JSONL, parquet, MATH folder) or bundled:train")]
     public string TrainData { get; set; } = "bundled:train";
     [TrainOption("Evaluation problems: a file or bundled:test")]

@@ -118,10 +118,11 @@ public sealed class SftTrainer : IDisposable
             if (last || (config.SaveEvery > 0 && step % config.SaveEvery == 0))
                 Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints);
         }
-        ModelFolder.Save(policy.Model, Path.Combine(config.Out, ModelFolderName), ScalarType.Float32, config.Model, policy.Generation);
+        var finalModel = config.FinalModel ?? Path.Combine(config.Out, ModelFolderName);
+        ModelFolder.Save(policy.Model, finalModel, ScalarType.Float32, config.Model, policy.Generation);
         var summary = new JsonObject { ["steps"] = config.Steps, ["finished"] = DateTime.UtcNow.ToString("o") };
         AtomicFile.WriteAllText(Path.Combine(config.Out, Trainer.SummaryFile), summary.ToJsonString());
-        console.WriteLine($"sft: done in {total.Elapsed.TotalSeconds:F0}s; model in {Path.Combine(config.Out, ModelFolderName)}");
+        console.WriteLine($"sft: done in {total.Elapsed.TotalSeconds:F0}s; model in {finalModel}");
     }
 
     Dictionary<string, double> TrainStep(int step)

@@ -88,6 +88,10 @@ public sealed class TrainConfig
     public int EvalN { get; set; } = 1;
     [TrainOption("Comma-separated k of pass@k in evaluations (k <= eval-n)")]
     public string EvalK { get; set; } = "1";
+    [TrainOption("Samples per problem at the step-0 and final evaluations, for pass@k curves at large k (0 = eval_n)")]
+    public int PassAtKSamples { get; set; } = 0;
+    [TrainOption("Comma-separated k of pass@k at the step-0 and final evaluations (k <= pass_at_k_samples; default: eval_k)")]
+    public string? PassAtK { get; set; }
     [TrainOption("Evaluation sampling temperature (0 = greedy)")]
     public double EvalTemperature { get; set; } = 0.6;
     [TrainOption("Evaluation nucleus sampling threshold")]
@@ -152,6 +156,11 @@ public sealed class TrainConfig
     public IReadOnlyList<int> EvalKs => EvalK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"eval_k: '{k}' is not a positive integer")).ToArray();
 
+    /// <summary>The k of pass@k at the first and last evaluations: <see cref="PassAtK"/>, else <see cref="EvalKs"/>.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<int> PassAtKKs => PassAtK is null ? EvalKs : PassAtK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"pass_at_k: '{k}' is not a positive integer")).ToArray();
+
     /// <summary>Checks values and their combinations; the message names the option.</summary>
     public void Validate()
     {
@@ -174,5 +183,7 @@ public sealed class TrainConfig
         Check(EvalEvery >= 0 && SaveEvery >= 0, "eval_every and save_every must be >= 0");
         Check(EvalN >= 1, "eval_n: must be >= 1");
         Check(EvalKs.All(k => k <= EvalN), $"eval_k: every k must be <= eval_n ({EvalN})");
+        Check(PassAtKSamples >= 0, "pass_at_k_samples: must be >= 0 (0 = eval_n)");
+        Check(PassAtKKs.All(k => k <= (PassAtKSamples > 0 ? PassAtKSamples : EvalN)), $"pass_at_k: every k must be <= pass_at_k_samples ({(PassAtKSamples > 0 ? PassAtKSamples : EvalN)})");
     }
 }

@@ -75,7 +75,7 @@ public sealed class Trainer : IDisposable
         metrics = new MetricSink(runDir, config.Steps, console);
         evaluation = new RunEvaluation(sampler, prompts, RunEvaluation.LoadProblems(config.EvalData, config.EvalLimit, config.Seed),
             new EvalPlan(config.EvalN, config.EvalKs, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens, verifier,
-                config.Seed, config.DisplayModelName, config.EvalData), runDir, metrics, console);
+                config.Seed, config.DisplayModelName, config.EvalData, config.PassAtKSamples, config.PassAtKKs), runDir, metrics, console);
         samplesPath = Path.Combine(runDir, SamplesFile);
         if (checkpoint is { } step)
         {
@@ -123,12 +123,12 @@ public sealed class Trainer : IDisposable
 
     void Loop()
     {
-        if (startStep == 0 && config.EvalEvery > 0) evaluation.At(0);
+        if (startStep == 0 && config.EvalEvery > 0) evaluation.At(0, end: true);
         for (int step = startStep + 1; step <= config.Steps; step++)
         {
             TrainStep(step);
             bool last = step == config.Steps;
-            if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) evaluation.At(step);
+            if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) evaluation.At(step, end: last);
             if (last || (config.SaveEvery > 0 && step % config.SaveEvery == 0))
                 Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints);
         }
