@@ -144,11 +144,12 @@ public static partial class AnswerExtraction
         return node is not null && (node is not TextNode || (Words().Count(t) <= 6 && !IsSentence(t)));
     }
 
+    /// <summary>A math delimiter: \( or \[, or a $ that has a partner (a lone "3,15 $" is a currency sign).</summary>
     static bool HasMathDelimiter(string t)
     {
+        if (t.Count(c => c == '$') >= 2) return true;
         for (int i = 0; i < t.Length; i++)
         {
-            if (t[i] == '$') return true;
             if (t[i] == '\\' && i + 1 < t.Length)
             {
                 if (t[i + 1] is '(' or '[') return true;

@@ -224,14 +224,13 @@ internal sealed class Equivalence
         if (vars is null) return Verdict.Unknown("too many variables");
         Complex? ratio = null;
         int valid = 0;
-        foreach (var env in Points(vars, TreeFacts.IsDomainSensitive(f) || TreeFacts.IsDomainSensitive(h)))
+        foreach (var env in Points(vars, TreeFacts.IsDomainSensitive(f) || TreeFacts.IsDomainSensitive(h), 1))
         {
-            var a = NumericEvaluator.Evaluate(f, env);
-            var b = NumericEvaluator.Evaluate(h, env);
+            var a = NumericEvaluator.Evaluate(f, env, out double fa);
+            var b = NumericEvaluator.Evaluate(h, env, out double ha);
             if (IsNaN(a) || IsNaN(b)) continue;
             valid++;
-            double scale = System.Math.Max(1, System.Math.Max(a.Magnitude, b.Magnitude));
-            bool aZero = a.Magnitude <= PointTolerance * scale, bZero = b.Magnitude <= PointTolerance * scale;
+            bool aZero = Near(a, 0, fa, PointTolerance), bZero = Near(b, 0, ha, PointTolerance);
             if (aZero || bZero)
             {
                 if (aZero != bZero) return Verdict.Different("not proportional");
@@ -675,14 +674,36 @@ internal sealed class Equivalence
         {
             if (ge == pe) return Verdict.Equal($"exact: {ge}");
             if (approximate && RoundedEqual(ge, pe)) return Verdict.Equal($"equal to 6 decimal places: {ge} ~ {pe}");
+            if (!TreeFacts.HasDecimal(g) && StatedPlaces(p) is int d && ge.RoundDecimals(d) == pe)
+                return Verdict.Equal($"the exact value rounded to the {d} places the prediction gives: {ge} ~ {pe}");
             return Verdict.Different($"exact values differ: {ge} vs {pe}");
         }
-        var a = NumericEvaluator.Evaluate(g, null);
-        var b = NumericEvaluator.Evaluate(p, null);
+        var a = NumericEvaluator.Evaluate(g, null, out double ga);
+        var b = NumericEvaluator.Evaluate(p, null, out double pa);
         if (IsNaN(a) || IsNaN(b)) return Verdict.Unknown("could not evaluate");
-        if (Close(a, b, ExactTolerance)) return Verdict.Equal($"numerically equal: {Show(a)}");
+        if (Near(a, b, System.Math.Max(ga, pa) * 1e-3, ExactTolerance)) return Verdict.Equal($"numerically equal: {Show(a)}");
         if (approximate && RoundedEqual(a, b)) return Verdict.Equal($"equal to 6 decimal places: {Show(a)} ~ {Show(b)}");
+        if (!TreeFacts.HasDecimal(g) && StatedPlaces(p) is int places && System.Math.Abs(a.Imaginary) < 1e-12
+            && System.Math.Round(a.Real, places, MidpointRounding.AwayFromZero) is var rounded
+            && System.Math.Abs(rounded - b.Real) <= 1e-12 * System.Math.Max(1, System.Math.Abs(rounded)))
+            return Verdict.Equal($"the value rounded to the {places} places the prediction gives: {Show(a)} ~ {Show(b)}");
         return Verdict.Different($"values differ: {Show(a)} vs {Show(b)}");
+    }
+
+    /// <summary>
+    /// The decimal places of a prediction that is a plain decimal with at least 4 places and 4 significant digits
+    /// (0.6667, -1.4142): such a prediction states its precision, and an exact gold that rounds to it there is
+    /// equal. Shorter decimals (0.333, 3.14, 33.33) are not: they are left to the 6-places rule.
+    /// </summary>
+    static int? StatedPlaces(MathNode p)
+    {
+        if (p is NegNode neg) p = neg.X;
+        if (p is not NumberNode { IsDecimal: true } n || n.Text.Contains('e') || n.Text.Contains('E')) return null;
+        int dot = n.Text.IndexOf('.');
+        if (dot < 0) return null;
+        int places = n.Text.Length - dot - 1;
+        int significant = n.Text.Replace(".", "").TrimStart('0').Length;
+        return places is >= 4 and <= 12 && significant >= 4 ? places : null;
     }
 
     /// <summary>Equal when rounded to 6 decimal places (math-verify's rule); tiny values must also agree to 0.1 %.</summary>
@@ -706,30 +727,45 @@ internal sealed class Equivalence
         return m >= 1e-3 || System.Math.Abs(x - y) <= 1e-3 * m;
     }
 
-    static bool Close(Complex a, Complex b, double tol) =>
-        (a - b).Magnitude <= tol * System.Math.Max(a.Magnitude, b.Magnitude) || (a - b).Magnitude <= 1e-12;
-
     static string Show(Complex c) => System.Math.Abs(c.Imaginary) < 1e-12
         ? c.Real.ToString("G10", CultureInfo.InvariantCulture)
         : $"{c.Real.ToString("G10", CultureInfo.InvariantCulture)}{(c.Imaginary < 0 ? "-" : "+")}{System.Math.Abs(c.Imaginary).ToString("G10", CultureInfo.InvariantCulture)}i";
 
     static bool IsNaN(Complex c) => double.IsNaN(c.Real) || double.IsNaN(c.Imaginary);
 
+    /// <summary>
+    /// Equal at random points. Where a side overflows or underflows a double at most of them (e^{1000x}), the
+    /// points are tried again nearer 0; a comparison with too few points where both are finite is undecided.
+    /// </summary>
     static Verdict CompareFunctions(MathNode g, MathNode p, List<string> vars)
     {
+        bool positiveOnly = TreeFacts.IsDomainSensitive(g) || TreeFacts.IsDomainSensitive(p);
         int valid = 0;
-        foreach (var env in Points(vars, TreeFacts.IsDomainSensitive(g) || TreeFacts.IsDomainSensitive(p)))
+        foreach (var shrink in PointScales)
         {
-            var a = NumericEvaluator.Evaluate(g, env);
-            var b = NumericEvaluator.Evaluate(p, env);
-            if (IsNaN(a) || IsNaN(b)) continue;
-            double scale = System.Math.Max(1, System.Math.Max(a.Magnitude, b.Magnitude));
-            if ((a - b).Magnitude > PointTolerance * scale)
-                return Verdict.Different($"differ at {string.Join(", ", env.Select(kv => kv.Key + "=" + Show(kv.Value)))}: {Show(a)} vs {Show(b)}");
-            valid++;
+            foreach (var env in Points(vars, positiveOnly, shrink))
+            {
+                var a = NumericEvaluator.Evaluate(g, env, out double ga);
+                var b = NumericEvaluator.Evaluate(p, env, out double pa);
+                if (IsNaN(a) || IsNaN(b)) continue;
+                if (!Near(a, b, System.Math.Max(ga, pa), PointTolerance))
+                    return Verdict.Different($"differ at {string.Join(", ", env.Select(kv => kv.Key + "=" + Show(kv.Value)))}: {Show(a)} vs {Show(b)}");
+                valid++;
+            }
+            if (valid >= 3) return Verdict.Equal($"equal at {valid} random points of {string.Join(", ", vars)}");
         }
-        return valid >= 3 ? Verdict.Equal($"equal at {valid} random points of {string.Join(", ", vars)}") : Verdict.Unknown("too few points where both are defined");
+        return Verdict.Unknown("too few points where both are defined");
     }
+
+    /// <summary>Point sets tried in turn: the random points, then the same points 100 and 10,000 times nearer 0.</summary>
+    static readonly double[] PointScales = [1, 1e-2, 1e-4];
+
+    /// <summary>
+    /// a and b agree to <paramref name="tol"/> relative to the larger of them, or to the largest magnitude that
+    /// cancelled while computing them (so that sin^2 x + cos^2 x - 1 is 0, but x^{-500} is not).
+    /// </summary>
+    static bool Near(Complex a, Complex b, double cancelled, double tol) =>
+        (a - b).Magnitude <= tol * System.Math.Max(cancelled, System.Math.Max(a.Magnitude, b.Magnitude));
 
     // ---------- random points ----------
 
@@ -769,13 +805,13 @@ internal sealed class Equivalence
     /// Variable bindings to test at: positive values (where contest problems take their variables),
     /// and, unless roots or logarithms of variables make the value branch-dependent, some negative ones.
     /// </summary>
-    static IEnumerable<Dictionary<string, Complex>> Points(List<string> vars, bool positiveOnly)
+    static IEnumerable<Dictionary<string, Complex>> Points(List<string> vars, bool positiveOnly, double shrink)
     {
         var rows = positiveOnly ? PositivePoints : PositivePoints.Concat(SignedPoints);
         foreach (var row in rows)
         {
             var env = new Dictionary<string, Complex>(vars.Count);
-            for (int j = 0; j < vars.Count; j++) env[vars[j]] = row[j];
+            for (int j = 0; j < vars.Count; j++) env[vars[j]] = row[j] * shrink;
             yield return env;
         }
     }

@@ -140,15 +140,29 @@ internal static class NumericEvaluator
 {
     static readonly Complex NaN = new(double.NaN, double.NaN);
 
-    public static Complex Evaluate(MathNode node, IReadOnlyDictionary<string, Complex>? vars)
+    public static Complex Evaluate(MathNode node, IReadOnlyDictionary<string, Complex>? vars) => Evaluate(node, vars, out _);
+
+    /// <summary>
+    /// The value, and the largest magnitude that cancelled on the way to it (a term of a sum, the argument of a
+    /// periodic function): a result near 0 is zero only relative to that scale. A power or product that underflows
+    /// (x^{1000000} at x = 0.7) is NaN, not 0: its value is unknown at this precision, not zero.
+    /// </summary>
+    public static Complex Evaluate(MathNode node, IReadOnlyDictionary<string, Complex>? vars, out double cancelled)
     {
-        var r = Eval(node, vars);
+        double scale = 0;
+        var r = Eval(node, vars, ref scale);
+        cancelled = scale;
         return IsFinite(r) ? r : NaN;
     }
 
+    /// <summary>Below this magnitude a nonzero double result has lost its precision (or is about to underflow to 0).</summary>
+    const double Tiny = 1e-290;
+
+    static Complex Underflowed(Complex r) => r.Magnitude < Tiny ? NaN : r;
+
     static bool IsFinite(Complex c) => double.IsFinite(c.Real) && double.IsFinite(c.Imaginary);
 
-    static Complex Eval(MathNode node, IReadOnlyDictionary<string, Complex>? vars)
+    static Complex Eval(MathNode node, IReadOnlyDictionary<string, Complex>? vars, ref double scale)
     {
         switch (node)
         {
@@ -160,27 +174,45 @@ internal static class NumericEvaluator
                 {
                     Constant.Pi => System.Math.PI, Constant.E => System.Math.E, Constant.I => Complex.ImaginaryOne, _ => NaN,
                 };
-            case NegNode n: return -Eval(n.X, vars);
-            case PercentNode p: return Eval(p.X, vars);
+            case NegNode n: return -Eval(n.X, vars, ref scale);
+            case PercentNode p: return Eval(p.X, vars, ref scale);
             case SumNode s:
             {
                 Complex acc = 0;
-                foreach (var t in s.Terms) acc += Eval(t, vars);
+                foreach (var t in s.Terms)
+                {
+                    var term = Eval(t, vars, ref scale);
+                    scale = System.Math.Max(scale, term.Magnitude);
+                    acc += term;
+                }
                 return acc;
             }
             case ProductNode p:
             {
                 Complex acc = 1;
-                foreach (var f in p.Factors) acc *= Eval(f, vars);
-                return acc;
+                bool zeroFactor = false;
+                foreach (var f in p.Factors)
+                {
+                    var factor = Eval(f, vars, ref scale);
+                    zeroFactor |= factor == Complex.Zero;
+                    acc *= factor;
+                }
+                return zeroFactor ? acc : Underflowed(acc);
             }
             case DivNode d:
             {
-                var b = Eval(d.B, vars);
-                return b == Complex.Zero ? NaN : Eval(d.A, vars) / b;
+                var b = Eval(d.B, vars, ref scale);
+                if (b == Complex.Zero) return NaN;
+                var a = Eval(d.A, vars, ref scale);
+                return a == Complex.Zero ? a : Underflowed(a / b);
             }
-            case PowNode p: return Power(Eval(p.Base, vars), Eval(p.Exp, vars));
-            case FuncNode f: return Function(f, vars);
+            case PowNode p:
+            {
+                var b = Eval(p.Base, vars, ref scale);
+                var r = Power(b, Eval(p.Exp, vars, ref scale));
+                return b == Complex.Zero ? r : Underflowed(r);
+            }
+            case FuncNode f: return Function(f, vars, ref scale);
             default: return NaN;
         }
     }
@@ -218,11 +250,13 @@ internal static class NumericEvaluator
         return false;
     }
 
-    static Complex Function(FuncNode f, IReadOnlyDictionary<string, Complex>? vars)
+    static Complex Function(FuncNode f, IReadOnlyDictionary<string, Complex>? vars, ref double scale)
     {
         if (f.Args.Count == 0) return NaN;
-        var a = Eval(f.Args[0], vars);
+        var a = Eval(f.Args[0], vars, ref scale);
         if (!IsFinite(a)) return NaN;
+        // sin(pi) is 1e-16, not 0: a periodic function's argument is the scale of its value's error.
+        if (f.Name is "sin" or "cos" or "tan" or "cot" or "sec" or "csc" or "degrees") scale = System.Math.Max(scale, a.Magnitude);
         switch (f.Name)
         {
             case "sin": return Complex.Sin(a);
@@ -243,21 +277,21 @@ internal static class NumericEvaluator
             case "coth": return Inverse(Complex.Tanh(a));
             case "sech": return Inverse(Complex.Cosh(a));
             case "csch": return Inverse(Complex.Sinh(a));
-            case "exp": return Complex.Exp(a);
+            case "exp": return Underflowed(Complex.Exp(a));
             case "ln": return a == Complex.Zero ? NaN : Complex.Log(a);
             case "log10": return a == Complex.Zero ? NaN : Complex.Log10(a);
             case "log":
             {
                 if (a == Complex.Zero) return NaN;
                 if (f.Args.Count == 1) return Complex.Log(a);
-                var b = Eval(f.Args[1], vars);
+                var b = Eval(f.Args[1], vars, ref scale);
                 var lb = Complex.Log(b);
                 return lb == Complex.Zero ? NaN : Complex.Log(a) / lb;
             }
             case "sqrt":
             {
                 if (f.Args.Count == 1) return IsReal(a) && a.Real >= 0 ? System.Math.Sqrt(a.Real) : Complex.Sqrt(a);
-                var k = Eval(f.Args[1], vars);
+                var k = Eval(f.Args[1], vars, ref scale);
                 if (k == Complex.Zero) return NaN;
                 return Power(a, Complex.One / k);
             }
@@ -270,7 +304,7 @@ internal static class NumericEvaluator
             case "binom":
             {
                 if (f.Args.Count != 2) return NaN;
-                var k = Eval(f.Args[1], vars);
+                var k = Eval(f.Args[1], vars, ref scale);
                 if (!IsReal(k) || k.Real != System.Math.Round(k.Real) || k.Real < 0 || k.Real > 200) return NaN;
                 // n(n-1)...(n-k+1)/k! holds for any n, so binom(x, 2) compares with x(x-1)/2.
                 Complex r = 1;
@@ -282,7 +316,7 @@ internal static class NumericEvaluator
                 double best = f.Name == "max" ? double.NegativeInfinity : double.PositiveInfinity;
                 foreach (var arg in f.Args)
                 {
-                    var v = Eval(arg, vars);
+                    var v = Eval(arg, vars, ref scale);
                     if (!IsReal(v)) return NaN;
                     best = f.Name == "max" ? System.Math.Max(best, v.Real) : System.Math.Min(best, v.Real);
                 }

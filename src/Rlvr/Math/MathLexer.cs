@@ -41,7 +41,7 @@ internal static partial class MathLexer
         "pi", "inf", "infinity", "oo", "and", "or",
         // units of two or three letters (longer words are recognised as words anyway)
         "cm", "mm", "km", "ft", "yd", "mi", "oz", "lb", "kg", "mg", "ml", "hr", "hrs", "min", "mph", "lbs", "yds",
-        "sq", "deg", "cms", "mins", "sec", "secs", "day", "per", "the", "are", "is", "not", "yes", "no", "am", "pm",
+        "sq", "deg", "pct", "cms", "mins", "sec", "secs", "day", "per", "the", "are", "is", "not", "yes", "no", "am", "pm",
     ];
 
     static readonly HashSet<string> TextCommands =

@@ -396,7 +396,7 @@ public sealed class MathParser
         while (true)
         {
             if (AcceptOp("!")) node = new FuncNode("factorial", [node]);
-            else if (AcceptOp("%") || AcceptWord("percent")) node = new PercentNode(node);
+            else if (AcceptOp("%") || AcceptWord("percent") || AcceptWord("pct")) node = new PercentNode(node);
             else if (AcceptCommand("degree")) node = new FuncNode("degrees", [node]);
             else if (Peek.IsOp("'") && node is SymbolNode s) { pos++; node = new SymbolNode(s.Name + "'"); }
             else return node;
