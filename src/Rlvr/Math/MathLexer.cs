@@ -174,7 +174,9 @@ internal static partial class MathLexer
         var run = s[i..j];
         if (run.Length == 1) { tokens.Add(new Token(TokenKind.Letter, run)); return j; }
         var lower = run.ToLowerInvariant();
-        if (Functions.Contains(lower) || KnownWords.Contains(lower)) { tokens.Add(new Token(TokenKind.Word, lower)); return j; }
+        // AM, PQ, MC: capital letters name points, not the words "am", "pq".
+        bool points = run.Length <= 3 && run.All(char.IsAsciiLetterUpper);
+        if (Functions.Contains(lower) || (KnownWords.Contains(lower) && !points)) { tokens.Add(new Token(TokenKind.Word, lower)); return j; }
         // "sinx", "logx": a function name glued to its argument.
         foreach (var f in Functions)
         {

@@ -57,6 +57,10 @@ public static partial class MathVerifier
                 return new GradeResult(false, GradeOutcome.NoAnswer, null, goldAnswer,
                     options.Extraction.RequireBoxed ? "no \\boxed{} answer in the response" : "no answer found in the response");
             var c = Compare(goldAnswer, answer);
+            // Several boxes of one response ("\boxed{3}. ... \boxed{-4}.") are one answer when the gold is a list of as many.
+            if (!c.Equal && source == "boxed" && GoldListLength(goldAnswer) is int n && AnswerExtraction.LastBoxes(prediction!, n) is { } joined
+                && joined != answer && Compare(goldAnswer, joined) is { Equal: true } several)
+                (answer, extracted, c, source) = (joined, joined, several, $"the last {n} boxes");
             return new GradeResult(c.Equal, c.Equal ? GradeOutcome.Correct : GradeOutcome.Wrong, answer, goldAnswer, $"{c.Reason} (answer from {source})")
             {
                 GoldParsed = c.GoldParsed,
@@ -126,6 +130,15 @@ public static partial class MathVerifier
             return new(v.IsEqual, v.Decision == Decision.Unknown ? "undecided: " + v.Reason : v.Reason, gn.ToString(), pn.ToString());
         }
     }
+
+    /// <summary>The number of answers of a gold list or set (2 to 8), else null.</summary>
+    static int? GoldListLength(string goldAnswer) =>
+        MathParser.Parse(LatexNormalizer.Normalize(goldAnswer)) switch
+        {
+            AnswerListNode { Items.Count: >= 2 and <= 8 } l => l.Items.Count,
+            SetNode { Items.Count: >= 2 and <= 8 } s => s.Items.Count,
+            _ => null,
+        };
 
     static bool IsOneValue(MathNode n) => n is not (AnswerListNode or SetNode or TupleNode or IntervalNode or SetOpNode or MatrixNode);
 
