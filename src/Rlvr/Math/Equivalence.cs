@@ -785,7 +785,9 @@ internal sealed class Equivalence
         var v = vars.Count == 0 ? CompareConstants(g, p) : CompareFunctions(g, p, vars);
         if (v.Decision != Decision.Unknown) return v;
         // Evaluation could not decide (an unknown function, an undefined value): compare the trees.
-        return g.ToString() == p.ToString() ? Verdict.Equal("same expression tree") : Verdict.Different($"{v.Reason}; trees differ");
+        if (g.ToString() == p.ToString()) return Verdict.Equal("same expression tree");
+        return TreeFacts.Canonical(g).ToString() == TreeFacts.Canonical(p).ToString()
+            ? Verdict.Equal("same expression tree up to the order of terms and factors") : Verdict.Different($"{v.Reason}; trees differ");
     }
 
     /// <summary>+1 for oo, -1 for -oo, 0 without infinity, null for infinity inside a larger expression.</summary>

@@ -9,8 +9,8 @@ namespace Rlvr.Tests.Math;
 /// </summary>
 public class AgreementMixTests
 {
-    /// <summary>Pairs graded as labelled, at least (of 342); docs/verifier.md gives the figure.</summary>
-    const int MinAgreeing = 342;
+    /// <summary>Pairs graded as labelled, at least (of 403); docs/verifier.md gives the figure.</summary>
+    const int MinAgreeing = 403;
 
     /// <summary>Wrong answers graded correct, at most.</summary>
     const int MaxFalsePositives = 0;
