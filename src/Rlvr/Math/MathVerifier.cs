@@ -57,6 +57,10 @@ public static partial class MathVerifier
                 return new GradeResult(false, GradeOutcome.NoAnswer, null, goldAnswer,
                     options.Extraction.RequireBoxed ? "no \\boxed{} answer in the response" : "no answer found in the response");
             var c = Compare(goldAnswer, answer);
+            // Several boxes of one response ("\boxed{3}. ... \boxed{-4}.") are one answer when the gold is a list of as many.
+            if (!c.Equal && source == "boxed" && GoldListLength(goldAnswer) is int n && AnswerExtraction.LastBoxes(prediction!, n) is { } joined
+                && joined != answer && Compare(goldAnswer, joined) is { Equal: true } several)
+                (answer, extracted, c, source) = (joined, joined, several, $"the last {n} boxes");
             return new GradeResult(c.Equal, c.Equal ? GradeOutcome.Correct : GradeOutcome.Wrong, answer, goldAnswer, $"{c.Reason} (answer from {source})")
             {
                 GoldParsed = c.GoldParsed,
@@ -91,6 +95,10 @@ public static partial class MathVerifier
             var pList = LatexNormalizer.Normalize(predictedAnswer, thousands: false);
             if (pList != p && MathParser.Parse(g) is AnswerListNode or SetNode && CompareNormalized(g, pList) is { Equal: true } asList)
                 return asList with { Reason = asList.Reason + " (commas in the prediction read as separators)" };
+            // "250,75", "0,375": a decimal comma (one that cannot separate thousands) against a gold that is one number.
+            if (DecimalCommas(p) is { } pPoint && pPoint != p && MathParser.Parse(g) is { } gOne && IsOneValue(gOne)
+                && CompareNormalized(g, pPoint) is { Equal: true } asDecimal)
+                return asDecimal with { Reason = asDecimal.Reason + " (a decimal comma in the prediction)" };
             // "\cos 58" for "\cos 58^\circ": a degree sign left out inside an expression.
             bool gDeg = g.Contains(@"\degree", StringComparison.Ordinal), pDeg = p.Contains(@"\degree", StringComparison.Ordinal);
             if (gDeg != pDeg && CompareNormalized(g.Replace(@"\degree", ""), p.Replace(@"\degree", "")) is { Equal: true } noDegrees)
@@ -122,6 +130,34 @@ public static partial class MathVerifier
             return new(v.IsEqual, v.Decision == Decision.Unknown ? "undecided: " + v.Reason : v.Reason, gn.ToString(), pn.ToString());
         }
     }
+
+    /// <summary>The number of answers of a gold list or set (2 to 8), else null.</summary>
+    static int? GoldListLength(string goldAnswer) =>
+        MathParser.Parse(LatexNormalizer.Normalize(goldAnswer)) switch
+        {
+            AnswerListNode { Items.Count: >= 2 and <= 8 } l => l.Items.Count,
+            SetNode { Items.Count: >= 2 and <= 8 } s => s.Items.Count,
+            _ => null,
+        };
+
+    static bool IsOneValue(MathNode n) => n is not (AnswerListNode or SetNode or TupleNode or IntervalNode or SetOpNode or MatrixNode);
+
+    /// <summary>Commas between digits read as decimal points, when no comma of the answer can be a thousands separator; null otherwise.</summary>
+    static string? DecimalCommas(string normalized)
+    {
+        if (!normalized.Contains(',')) return null;
+        bool thousands = false;
+        var r = DigitsCommaDigits().Replace(normalized, m =>
+        {
+            var (whole, part) = (m.Groups[1].Value, m.Groups[2].Value);
+            thousands |= part.Length == 3 && whole.Length <= 3 && whole[0] != '0';
+            return whole + "." + part;
+        });
+        return thousands ? null : r;
+    }
+
+    [GeneratedRegex(@"(?<![\d.,])(\d+),(\d+)(?![\d.,])")]
+    private static partial Regex DigitsCommaDigits();
 
     static string Squash(string s)
     {
