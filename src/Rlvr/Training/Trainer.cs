@@ -41,11 +41,12 @@ public sealed class Trainer : IDisposable
     readonly string samplesPath;
     int startStep;
 
-    public const string ConfigFile = "config.json";
-    public const string SamplesFile = "samples.jsonl";
-    public const string SummaryFile = "summary.json";
+    // The run folder's names live in RunLayout; these stay for existing callers.
+    public const string ConfigFile = RunLayout.ConfigFile;
+    public const string SamplesFile = RunLayout.SamplesFile;
+    public const string SummaryFile = RunLayout.SummaryFile;
     /// <summary>One line per resume that changed options: when, from which step, and each option's old and new value.</summary>
-    public const string OverridesFile = "overrides.jsonl";
+    public const string OverridesFile = RunLayout.OverridesFile;
 
     Trainer(TrainConfig config, TextWriter console, bool resume, Func<string, IProgress<GenerationProgress>?> progress)
     {
@@ -104,8 +105,8 @@ public sealed class Trainer : IDisposable
         {
             var saved = Path.Combine(runDir, ConfigFile);
             if (!File.Exists(saved)) throw new FileNotFoundException($"{saved}: no run to resume in {runDir}");
-            RecordOverrides(runDir, TrainConfig.Load(saved), config, Checkpoint.Latest(runDir) ?? 0);
-            if (Checkpoint.Latest(runDir) is null)
+            if (Checkpoint.Latest(runDir) is { } from) RecordOverrides(runDir, TrainConfig.Load(saved), config, from);
+            else
             {
                 // Stopped before its first checkpoint: nothing to continue from, so what it logged is dropped and it starts over.
                 console.WriteLine($"{runDir} has no checkpoint yet: starting it over");
@@ -142,7 +143,7 @@ public sealed class Trainer : IDisposable
     {
         foreach (var file in new[] { MetricsWriter.FileName, SamplesFile, SummaryFile, OverridesFile })
             File.Delete(Path.Combine(runDir, file));
-        foreach (var dir in new[] { TensorBoardLog.FolderName, "eval" })
+        foreach (var dir in new[] { RunLayout.EventsFolder, RunLayout.EvalFolder })
             if (Directory.Exists(Path.Combine(runDir, dir))) Directory.Delete(Path.Combine(runDir, dir), recursive: true);
     }
 
@@ -285,10 +286,11 @@ public sealed class Trainer : IDisposable
         var evalProgress = progress($"eval at step {step}");
         var result = Evaluator.Run(sampler, prompts, eval, request, settings, evalProgress);
         (evalProgress as IDisposable)?.Dispose();
-        var relative = Path.Combine("eval", $"step_{step:D6}.json");
-        Directory.CreateDirectory(Path.Combine(config.Out, "eval"));
-        Evaluator.WriteSamples(Path.Combine(config.Out, "eval", $"step_{step:D6}.samples.jsonl"), result.Samples);
-        result.Summary.Save(Path.Combine(config.Out, relative));
+        var layout = new RunLayout(config.Out);
+        Directory.CreateDirectory(layout.Eval);
+        Evaluator.WriteSamples(layout.EvalSamples(step), result.Samples);
+        result.Summary.Save(layout.EvalSummary(step));
+        var relative = RunLayout.EvalSummaryRelative(step);
         var shown = result.Samples.Take(3).Select(s => new EvalSampleText(s.ProblemId, s.Text, s.Correct ? 1 : 0)).ToList();
         metrics.Eval(step, result.Summary.PassAtK[1], result.Summary.NProblems, config.EvalN, relative, shown);
         console.WriteLine($"  (evaluation took {sw.Elapsed.TotalSeconds:F1}s)");
