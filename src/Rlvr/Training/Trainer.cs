@@ -30,7 +30,7 @@ public sealed class Trainer : IDisposable
     readonly Sampler sampler;
     readonly AdamW optimizer;
     readonly IReadOnlyList<MathProblem> train;
-    readonly IReadOnlyList<MathProblem> eval;
+    readonly RunEvaluation evaluation;
     readonly Objective objective;
     readonly ObjectiveOptions objectiveOptions;
     readonly RewardOptions rewardOptions;
@@ -68,10 +68,6 @@ public sealed class Trainer : IDisposable
             config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);
 
         train = MathDataset.Load(config.TrainData).Problems;
-        var evalAll = MathDataset.Load(config.EvalData).Problems;
-        eval = config.EvalLimit > 0 && config.EvalLimit < evalAll.Count
-            ? StratifiedSubset.OfSize(evalAll, config.EvalLimit, Strata.Type, config.Seed).Problems
-            : evalAll;
 
         objective = Objectives.Get(config.Objective);
         objectiveOptions = new ObjectiveOptions((float)config.Lambda, config.GrpoStdNorm);
@@ -84,6 +80,9 @@ public sealed class Trainer : IDisposable
         verifier = VerifierOptions.Default with { Extraction = config.RequireBoxed ? ExtractionOptions.BoxedOnly : ExtractionOptions.Default };
 
         metrics = new MetricSink(runDir, config.Steps, console);
+        evaluation = new RunEvaluation(sampler, prompts, RunEvaluation.LoadProblems(config.EvalData, config.EvalLimit, config.Seed),
+            new EvalPlan(config.EvalN, config.EvalKs, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens, verifier,
+                config.Seed, config.DisplayModelName, config.EvalData), runDir, metrics, console, progress);
         samplesPath = Path.Combine(runDir, SamplesFile);
         if (checkpoint is { } step)
         {
@@ -149,21 +148,18 @@ public sealed class Trainer : IDisposable
 
     void Loop()
     {
-        if (startStep == 0 && config.EvalEvery > 0) Evaluate(0);
+        if (startStep == 0 && config.EvalEvery > 0) evaluation.At(0);
         for (int step = startStep + 1; step <= config.Steps; step++)
         {
             TrainStep(step);
             bool last = step == config.Steps;
-            if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) Evaluate(step);
+            if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) evaluation.At(step);
             if (last || (config.SaveEvery > 0 && step % config.SaveEvery == 0))
                 Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints);
         }
         var summary = new JsonObject { ["steps"] = config.Steps, ["finished"] = DateTime.UtcNow.ToString("o") };
         AtomicFile.WriteAllText(Path.Combine(config.Out, SummaryFile), summary.ToJsonString());
     }
-
-    /// <summary>A sampler seed per step: rollouts of a step are the same in a resumed run.</summary>
-    static ulong StepSeed(int seed, int step) => unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step);
 
     void TrainStep(int step)
     {
@@ -179,7 +175,7 @@ public sealed class Trainer : IDisposable
         var completions = sampler.Generate(promptIds, config.RolloutsPerPrompt, new SamplingParams
         {
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK,
-            MaxNewTokens = config.MaxNewTokens, Seed = StepSeed(config.Seed, step),
+            MaxNewTokens = config.MaxNewTokens, Seed = StepSeeds.For(config.Seed, step),
         }, rolloutProgress);
         (rolloutProgress as IDisposable)?.Dispose();
         times["time/sampling"] = Lap();
@@ -272,28 +268,6 @@ public sealed class Trainer : IDisposable
             writer.Write(line.ToJsonString(JsonText.Options) + "\n");
         }
         writer.Flush();
-    }
-
-    void Evaluate(int step)
-    {
-        var sw = Stopwatch.StartNew();
-        var request = new EvalRequest(config.EvalN, config.EvalKs, new SamplingParams
-        {
-            Temperature = config.EvalTemperature, TopP = config.EvalTopP, MaxNewTokens = config.EvalMaxNewTokens,
-            Seed = StepSeed(config.Seed, -1 - step),
-        }, Greedy: false, verifier);
-        var settings = new EvalSettings(config.DisplayModelName, config.EvalData, step, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens);
-        var evalProgress = progress($"eval at step {step}");
-        var result = Evaluator.Run(sampler, prompts, eval, request, settings, evalProgress);
-        (evalProgress as IDisposable)?.Dispose();
-        var layout = new RunLayout(config.Out);
-        Directory.CreateDirectory(layout.Eval);
-        Evaluator.WriteSamples(layout.EvalSamples(step), result.Samples);
-        result.Summary.Save(layout.EvalSummary(step));
-        var relative = RunLayout.EvalSummaryRelative(step);
-        var shown = result.Samples.Take(3).Select(s => new EvalSampleText(s.ProblemId, s.Text, s.Correct ? 1 : 0)).ToList();
-        metrics.Eval(step, result.Summary.PassAtK[1], result.Summary.NProblems, config.EvalN, relative, shown);
-        console.WriteLine($"  (evaluation took {sw.Elapsed.TotalSeconds:F1}s)");
     }
 
     public void Dispose()
