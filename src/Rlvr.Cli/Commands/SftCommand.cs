@@ -30,7 +30,7 @@ public static class SftCommand
             if (resumeDir is not null) config.Out = resumeDir;
             try { config.Validate(); }
             catch (ArgumentException e) { throw new CliException(e.Message); }
-            SftTrainer.Run(config, resume: resumeDir is not null, Console.Out);
+            SftTrainer.Run(config, resume: resumeDir is not null, Console.Out, label => new Rlvr.Generation.ConsoleProgress(label));
             return 0;
         });
         return cmd;

@@ -3,16 +3,19 @@ using System.Text.RegularExpressions;
 
 namespace Rlvr.Math;
 
-public enum GradeOutcome { Correct, Wrong, NoAnswer }
+/// <summary>How grading ended. <see cref="VerifierError"/>: the verifier itself failed (an exception), so whether the
+/// answer is right is unknown; it is not a wrong answer.</summary>
+public enum GradeOutcome { Correct, Wrong, NoAnswer, VerifierError }
 
 public static class GradeOutcomes
 {
-    /// <summary>The name in JSON outputs (grade, samples files): "correct", "wrong" or "no_answer".</summary>
+    /// <summary>The name in JSON outputs (grade, samples files): "correct", "wrong", "no_answer" or "verifier_error".</summary>
     public static string JsonName(this GradeOutcome outcome) => outcome switch
     {
         GradeOutcome.Correct => "correct",
         GradeOutcome.Wrong => "wrong",
-        _ => "no_answer",
+        GradeOutcome.NoAnswer => "no_answer",
+        _ => "verifier_error",
     };
 }
 
@@ -58,10 +61,11 @@ public static partial class MathVerifier
                     options.Extraction.RequireBoxed ? "no \\boxed{} answer in the response" : "no answer found in the response");
             var c = Compare(goldAnswer, answer);
             // Several boxes of one response ("\boxed{3}. ... \boxed{-4}.") are one answer when the gold is a list of as many.
-            if (!c.Equal && source == "boxed" && GoldListLength(goldAnswer) is int n && AnswerExtraction.LastBoxes(prediction!, n) is { } joined
+            if (!c.Equal && !c.Failed && source == "boxed" && GoldListLength(goldAnswer) is int n && AnswerExtraction.LastBoxes(prediction!, n) is { } joined
                 && joined != answer && Compare(goldAnswer, joined) is { Equal: true } several)
                 (answer, extracted, c, source) = (joined, joined, several, $"the last {n} boxes");
-            return new GradeResult(c.Equal, c.Equal ? GradeOutcome.Correct : GradeOutcome.Wrong, answer, goldAnswer, $"{c.Reason} (answer from {source})")
+            var outcome = c.Failed ? GradeOutcome.VerifierError : c.Equal ? GradeOutcome.Correct : GradeOutcome.Wrong;
+            return new GradeResult(c.Equal, outcome, answer, goldAnswer, $"{c.Reason} (answer from {source})")
             {
                 GoldParsed = c.GoldParsed,
                 PredictionParsed = c.PredictionParsed,
@@ -69,13 +73,13 @@ public static partial class MathVerifier
         }
         catch (Exception e)
         {
-            // The reward must never crash training: an internal error is a wrong answer with the error as reason.
-            return new GradeResult(false, GradeOutcome.Wrong, extracted, goldAnswer, $"internal error: {e.GetType().Name}: {e.Message}");
+            // The reward must never crash training: an internal error is its own outcome, with the error as reason.
+            return new GradeResult(false, GradeOutcome.VerifierError, extracted, goldAnswer, $"internal error: {e.GetType().Name}: {e.Message}");
         }
     }
 
-    /// <summary>The outcome of comparing two extracted answers.</summary>
-    public readonly record struct Comparison(bool Equal, string Reason, string? GoldParsed, string? PredictionParsed);
+    /// <summary>The outcome of comparing two extracted answers; <paramref name="Failed"/> when the comparison threw (Equal is then false).</summary>
+    public readonly record struct Comparison(bool Equal, string Reason, string? GoldParsed, string? PredictionParsed, bool Failed = false);
 
     /// <summary>Compares two answers already extracted (no boxes, no surrounding text).</summary>
     public static Comparison Compare(string goldAnswer, string predictedAnswer)
@@ -107,7 +111,7 @@ public static partial class MathVerifier
         }
         catch (Exception e)
         {
-            return new(false, $"internal error: {e.GetType().Name}: {e.Message}", null, null);
+            return new(false, $"internal error: {e.GetType().Name}: {e.Message}", null, null, Failed: true);
         }
     }
 

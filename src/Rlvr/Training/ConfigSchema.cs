@@ -29,7 +29,12 @@ public static class ConfigSchema
     /// <summary>The option's command-line flag (--kebab-case).</summary>
     public static string Flag(PropertyInfo option) => "--" + Key(option).Replace('_', '-');
 
-    public static string Description(PropertyInfo option) => option.GetCustomAttribute<TrainOptionAttribute>()!.Description;
+    /// <summary>The option's help text, with the registered names of objectives, loss aggregations and unused modes filled in
+    /// for the placeholders {objectives}, {loss_aggs} and {unused}.</summary>
+    public static string Description(PropertyInfo option) => option.GetCustomAttribute<TrainOptionAttribute>()!.Description
+        .Replace("{objectives}", string.Join(", ", Objectives.Names))
+        .Replace("{loss_aggs}", string.Join(", ", PolicyLoss.AggregationNames))
+        .Replace("{unused}", string.Join(", ", PolicyLoss.UnusedNames));
 
     /// <summary>Reads a JSON config file; keys are option names in snake_case (dashes also accepted). Unknown keys and wrong types are errors naming the file and key.</summary>
     public static T Load<T>(string path) where T : new()

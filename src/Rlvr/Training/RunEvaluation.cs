@@ -18,11 +18,12 @@ public sealed record EvalPlan(int N, IReadOnlyList<int> Ks, double Temperature, 
 /// The evaluations a training run (RL or SFT) makes on its schedule: sample, grade and summarise the evaluation
 /// problems with <see cref="Evaluator"/>, write <c>eval/step_N.json</c> and its samples, and log pass@1 to the
 /// metric sink. The sampling seed depends only on (seed, step), so a resumed run evaluates as the uninterrupted one.
+/// Progress goes to what <paramref name="progress"/> makes for a label (null: none).
 /// </summary>
 public sealed class RunEvaluation(Sampler sampler, PromptEncoder prompts, IReadOnlyList<MathProblem> problems, EvalPlan plan,
-    string runDir, MetricSink metrics, TextWriter console)
+    string runDir, MetricSink metrics, TextWriter console, Func<string, IProgress<GenerationProgress>?>? progress = null)
 {
-    public const string FolderName = "eval";
+    public const string FolderName = RunLayout.EvalFolder;
 
     /// <summary>The evaluation problems of a run: all of <paramref name="spec"/>, or a fixed stratified subset of <paramref name="limit"/> (by type).</summary>
     public static IReadOnlyList<MathProblem> LoadProblems(string spec, int limit, int seed)
@@ -44,13 +45,14 @@ public sealed class RunEvaluation(Sampler sampler, PromptEncoder prompts, IReadO
             Seed = StepSeeds.For(plan.Seed, -1 - step),
         }, Greedy: false, plan.Verifier);
         var settings = new EvalSettings(plan.ModelName, plan.DataName, step, plan.Temperature, plan.TopP, plan.MaxNewTokens);
-        var progress = new ConsoleProgress($"eval at step {step}");
-        var result = Evaluator.Run(sampler, prompts, problems, request, settings, progress);
-        progress.Finish();
-        var relative = Path.Combine(FolderName, $"step_{step:D6}.json");
-        Directory.CreateDirectory(Path.Combine(runDir, FolderName));
-        Evaluator.WriteSamples(Path.Combine(runDir, FolderName, $"step_{step:D6}.samples.jsonl"), result.Samples);
-        result.Summary.Save(Path.Combine(runDir, relative));
+        var shownProgress = progress?.Invoke($"eval at step {step}");
+        var result = Evaluator.Run(sampler, prompts, problems, request, settings, shownProgress);
+        (shownProgress as IDisposable)?.Dispose();
+        var layout = new RunLayout(runDir);
+        Directory.CreateDirectory(layout.Eval);
+        Evaluator.WriteSamples(layout.EvalSamples(step), result.Samples);
+        result.Summary.Save(layout.EvalSummary(step));
+        var relative = RunLayout.EvalSummaryRelative(step);
         var shown = result.Samples.Take(3).Select(s => new EvalSampleText(s.ProblemId, s.Text, s.Correct ? 1 : 0)).ToList();
         metrics.Eval(step, result.Summary.PassAtK[1], result.Summary.NProblems, n, relative, shown);
         console.WriteLine($"  (evaluation took {sw.Elapsed.TotalSeconds:F1}s)");

@@ -35,7 +35,7 @@ public sealed class SftTrainer : IDisposable
     readonly UpdateSchedule schedule;
     readonly int startStep;
 
-    SftTrainer(SftConfig config, TextWriter console, bool resume)
+    SftTrainer(SftConfig config, TextWriter console, bool resume, Func<string, IProgress<Generation.GenerationProgress>?>? progress)
     {
         this.config = config;
         this.console = console;
@@ -58,7 +58,7 @@ public sealed class SftTrainer : IDisposable
         evaluation = new RunEvaluation(sampler, prompts, RunEvaluation.LoadProblems(config.EvalData, config.EvalLimit, config.Seed),
             new EvalPlan(config.EvalN, config.EvalKs, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens,
                 VerifierOptions.Default with { Extraction = ExtractionOptions.BoxedOnly }, config.Seed, Path.GetFileName(config.Out.TrimEnd('/')), config.EvalData),
-            runDir, metrics, console);
+            runDir, metrics, console, progress);
         if (checkpoint is { } step)
         {
             startStep = Checkpoint.RestoreOptimizer(Checkpoint.Folder(runDir, step), optimizer);
@@ -67,8 +67,9 @@ public sealed class SftTrainer : IDisposable
         }
     }
 
-    /// <summary>Runs (or, with <paramref name="resume"/>, continues) the fine-tuning described by <paramref name="config"/>.</summary>
-    public static void Run(SftConfig config, bool resume, TextWriter console)
+    /// <summary>Runs (or, with <paramref name="resume"/>, continues) the fine-tuning described by <paramref name="config"/>;
+    /// evaluation progress goes to what <paramref name="progress"/> makes for a label (null: none).</summary>
+    public static void Run(SftConfig config, bool resume, TextWriter console, Func<string, IProgress<Generation.GenerationProgress>?>? progress = null)
     {
         config.Validate();
         var runDir = config.Out;
@@ -78,7 +79,7 @@ public sealed class SftTrainer : IDisposable
             throw new IOException($"{runDir} already holds a run (metrics.jsonl); use --resume {runDir} to continue it or choose another --out");
         Directory.CreateDirectory(runDir);
         if (!resume) AtomicFile.WriteAllText(saved, config.ToJson());
-        using var trainer = new SftTrainer(config, console, resume && Checkpoint.Latest(runDir) is not null);
+        using var trainer = new SftTrainer(config, console, resume && Checkpoint.Latest(runDir) is not null, progress);
         trainer.Loop();
     }
 

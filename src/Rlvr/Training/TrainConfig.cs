@@ -13,7 +13,7 @@ public sealed class TrainConfig
     public string Model { get; set; } = "";
     [TrainOption("Display name of the model in reports (default: the model folder's name)")]
     public string? ModelName { get; set; }
-    [TrainOption("Objective: psr, nsr, w-reinforce, reinforce or grpo")]
+    [TrainOption("Objective: {objectives}")]
     public string Objective { get; set; } = "w-reinforce";
     [TrainOption("W-REINFORCE weight of correct samples (advantage +lambda; incorrect get -1)")]
     public double Lambda { get; set; } = 0.1;
@@ -28,11 +28,11 @@ public sealed class TrainConfig
     public int RolloutBatchSize { get; set; } = 64;
     [TrainOption("Samples per prompt (prompts per step = rollout-batch-size / rollouts-per-prompt)")]
     public int RolloutsPerPrompt { get; set; } = 2;
-    [TrainOption("Sampling temperature of rollouts")]
+    [TrainOption("Sampling temperature of rollouts; the policy trained is softmax(logits / temperature), the one that sampled")]
     public double Temperature { get; set; } = 1.0;
-    [TrainOption("Nucleus sampling threshold of rollouts (1 = off)")]
+    [TrainOption("Nucleus sampling threshold of rollouts (1 = off); the loss still uses the whole vocabulary (docs/objectives.md)")]
     public double TopP { get; set; } = 1.0;
-    [TrainOption("Top-k of rollouts (0 = off)")]
+    [TrainOption("Top-k of rollouts (0 = off); the loss still uses the whole vocabulary (docs/objectives.md)")]
     public int TopK { get; set; } = 0;
     [TrainOption("Most new tokens per rollout")]
     public int MaxNewTokens { get; set; } = 512;
@@ -69,9 +69,9 @@ public sealed class TrainConfig
     public double KlCoef { get; set; } = 0.0;
     [TrainOption("Coefficient of the entropy bonus (entropy is always logged)")]
     public double EntropyCoef { get; set; } = 0.0;
-    [TrainOption("Samples the objective does not use: drop (removed, small reference) or mask (advantage 0, tokens still in the denominator, paper's code)")]
+    [TrainOption("Samples the objective does not use: {unused} (drop: removed, small reference; mask: advantage 0, tokens still in the denominator, paper's code)")]
     public string Unused { get; set; } = "drop";
-    [TrainOption("Loss aggregation: token-mean (paper's code), seq-mean-token-mean (small reference) or seq-mean-token-sum-norm (Dr. GRPO)")]
+    [TrainOption("Loss aggregation: {loss_aggs} (token-mean: paper's code; seq-mean-token-mean: small reference; seq-mean-token-sum-norm: Dr. GRPO)")]
     public string LossAgg { get; set; } = "seq-mean-token-mean";
     [TrainOption("Recompute decoder layers in backward to save memory")]
     public bool GradientCheckpointing { get; set; } = false;
@@ -104,6 +104,8 @@ public sealed class TrainConfig
     public string? SystemPrompt { get; set; }
     [TrainOption("Reward only answers in \\boxed{} (false: also 'answer is X' forms and the last number)")]
     public bool RequireBoxed { get; set; } = true;
+    [TrainOption("Subtracted from the reward of a sample with no extractable answer (the verifier gives 1 correct, 0 otherwise)")]
+    public double FormatPenalty { get; set; } = 0.0;
 
     [TrainOption("Save a checkpoint every N steps (and at the end); 0 = only at the end")]
     public int SaveEvery { get; set; } = 20;
@@ -115,8 +117,6 @@ public sealed class TrainConfig
     public string Device { get; set; } = "cpu";
     [TrainOption("Torch threads (0 = torch's default)")]
     public int Threads { get; set; } = 0;
-
-    public static readonly string[] Objectives = ["psr", "nsr", "w-reinforce", "reinforce", "grpo"];
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -134,6 +134,14 @@ public sealed class TrainConfig
     public static string Flag(PropertyInfo option) => ConfigSchema.Flag(option);
 
     public static string Description(PropertyInfo option) => ConfigSchema.Description(option);
+
+    /// <summary>The options whose values differ between two configs, by key, with both values as JSON.</summary>
+    public static List<(string Key, JsonNode? From, JsonNode? To)> Differences(TrainConfig from, TrainConfig to)
+    {
+        var a = JsonNode.Parse(from.ToJson())!.AsObject();
+        var b = JsonNode.Parse(to.ToJson())!.AsObject();
+        return [.. Options.Select(Key).Where(k => !JsonNode.DeepEquals(a[k], b[k])).Select(k => (k, a[k], b[k]))];
+    }
 
     /// <summary>Reads a JSON config file (<see cref="ConfigSchema.Load{T}"/>).</summary>
     public static TrainConfig Load(string path) => ConfigSchema.Load<TrainConfig>(path);
@@ -166,7 +174,7 @@ public sealed class TrainConfig
     {
         void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
         Check(Model.Length > 0, "model: required (a model folder or Hub id)");
-        Check(Objectives.Contains(Objective), $"objective: '{Objective}' is not one of {string.Join(", ", Objectives)}");
+        Check(Training.Objectives.Names.Contains(Objective), $"objective: '{Objective}' is not one of {string.Join(", ", Training.Objectives.Names)}");
         Check(Steps >= 0, "steps: must be >= 0");
         Check(RolloutsPerPrompt >= 1, "rollouts_per_prompt: must be >= 1");
         Check(RolloutBatchSize >= RolloutsPerPrompt && RolloutBatchSize % RolloutsPerPrompt == 0,
@@ -178,8 +186,9 @@ public sealed class TrainConfig
         Check(GradAccum >= 1, "grad_accum: must be >= 1");
         Check(Epochs >= 1 && MiniBatches >= 1, "epochs and mini_batches must be >= 1");
         Check(Clip > 0, "clip: must be > 0");
-        Check(Unused is "drop" or "mask", $"unused: '{Unused}' is not drop or mask");
-        Check(LossAgg is "token-mean" or "seq-mean-token-mean" or "seq-mean-token-sum-norm", $"loss_agg: '{LossAgg}' is not token-mean, seq-mean-token-mean or seq-mean-token-sum-norm");
+        Check(PolicyLoss.UnusedNames.Contains(Unused), $"unused: '{Unused}' is not one of {string.Join(", ", PolicyLoss.UnusedNames)}");
+        Check(PolicyLoss.AggregationNames.Contains(LossAgg), $"loss_agg: '{LossAgg}' is not one of {string.Join(", ", PolicyLoss.AggregationNames)}");
+        Check(double.IsFinite(FormatPenalty) && FormatPenalty >= 0, "format_penalty: must be a number >= 0");
         Check(EvalEvery >= 0 && SaveEvery >= 0, "eval_every and save_every must be >= 0");
         Check(EvalN >= 1, "eval_n: must be >= 1");
         Check(EvalKs.All(k => k <= EvalN), $"eval_k: every k must be <= eval_n ({EvalN})");
