@@ -18,6 +18,7 @@ root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(GradeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(SftCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 
