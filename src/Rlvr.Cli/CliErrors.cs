@@ -25,7 +25,9 @@ public static partial class CliErrors
         catch (Exception e) { return Report(e); }
         if (parse.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"error: {Friendly(parse.Errors[0].Message)}");
+            // "Required command was not provided" comes with the more telling "Unrecognized command 'x'": name the culprit first.
+            var first = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized")) ?? parse.Errors[0];
+            Console.Error.WriteLine($"error: {Friendly(first.Message)}");
             var command = string.Join(' ', new[] { "rlvr" }.Concat(CommandPath(parse.CommandResult.Command).Skip(1)));
             Console.Error.WriteLine($"(see '{command} --help')");
             return 1;
@@ -35,7 +37,7 @@ public static partial class CliErrors
         {
             var page = new StringWriter();
             int code = parse.Invoke(new InvocationConfiguration { Output = page });
-            Console.Out.Write(page.ToString().Replace("Rlvr.Cli", "rlvr"));
+            Console.Out.Write(Regex.Replace(page.ToString(), $@"(?m)^(\s+){Regex.Escape(root.Name)}(?=\s|$)", "$1rlvr"));
             return code;
         }
         return Run(() => parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

@@ -37,7 +37,8 @@ public static class RunFolder
         return runs;
     }
 
-    static bool LooksLikeRun(string dir) =>
+    /// <summary>A folder with config.json, metrics.jsonl or eval/.</summary>
+    public static bool LooksLikeRun(string dir) =>
         File.Exists(Path.Combine(dir, "config.json")) || File.Exists(Path.Combine(dir, MetricsWriter.FileName))
         || Directory.Exists(Path.Combine(dir, "eval"));
 

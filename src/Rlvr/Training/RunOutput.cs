@@ -30,6 +30,14 @@ public static class RunOutput
             + (entries.Count > 3 ? $" and {entries.Count - 3} more" : "") + "); choose a new or empty folder");
     }
 
+    /// <summary>Throws unless <paramref name="dir"/> (given as <paramref name="flag"/>) can take a command's output files:
+    /// not a file, not a model folder.</summary>
+    public static void CheckOutputFolder(string flag, string dir)
+    {
+        if (File.Exists(dir)) throw new IOException($"{flag} {dir}: is a file, not a folder");
+        if (Directory.Exists(dir) && IsModelFolder(dir)) throw new IOException($"{flag} {dir}: holds a model; choose another folder");
+    }
+
     /// <summary>Throws (naming the folder and what to do) unless <paramref name="runDir"/> is a run folder to resume.</summary>
     public static void CheckResumable(string runDir)
     {

@@ -58,7 +58,10 @@ public sealed class Trainer : IDisposable
         if (config.Threads > 0) torch.set_num_threads(config.Threads);
         var device = ModelDevice.Parse(config.Device);
 
-        train = MathDataset.Load(config.TrainData).Problems;
+        var trainData = MathDataset.Load(config.TrainData);
+        train = trainData.Problems;
+        if (trainData.WithoutGold.Count > 0)
+            console.WriteLine($"{config.TrainData}: {trainData.WithoutGold.Count} of {trainData.ProblemCount} rows have no gold answer (no \\boxed{{}} in the solution, no answer) and are not trained on");
         if (train.Count == 0) throw new InvalidDataException($"{config.TrainData}: no training problem with a gold answer (every row lacks a solution with \\boxed{{}} and an answer)");
         var evalAll = MathDataset.Load(config.EvalData).Problems;
         if (config.EvalEvery > 0 && evalAll.Count == 0) throw new InvalidDataException($"{config.EvalData}: no evaluation problem with a gold answer");
