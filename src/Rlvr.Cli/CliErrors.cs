@@ -27,9 +27,8 @@ public static partial class CliErrors
         {
             // "Required command was not provided" comes with the more telling "Unrecognized command 'x'": name the culprit first.
             var first = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized")) ?? parse.Errors[0];
-            Console.Error.WriteLine($"error: {Friendly(first.Message)}");
             var command = string.Join(' ', new[] { "rlvr" }.Concat(CommandPath(parse.CommandResult.Command).Skip(1)));
-            Console.Error.WriteLine($"(see '{command} --help')");
+            Console.Error.WriteLine($"error: {Friendly(first.Message)} (see '{command} --help')");
             return 1;
         }
         // Help and version pages name the command the user types (rlvr), not the assembly (Rlvr.Cli).

@@ -54,6 +54,7 @@ public static class SweepCommand
             }
 
             SweepResult result;
+            RunOutput.CheckOutputFolder("--out", parse.GetValue(outDir)!);
             try { result = Sweep.Run(grid, shared, parse.GetValue(outDir)!, report, Console.Out); }
             catch (ArgumentException e) { throw new CliException(e.Message); }
 
