@@ -31,8 +31,14 @@ public sealed class AtomicFile : IDisposable
         Directory.CreateDirectory(dir);
         // Hidden, unique name: two writers of the same target never share a temporary file.
         temporary = Path.Combine(dir, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
-        Stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        try { Stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw NamingTarget(e); }
     }
+
+    /// <summary>The error with the target's name where .NET names the temporary file, which the user never gave.</summary>
+    Exception NamingTarget(Exception e) => e is UnauthorizedAccessException
+        ? new UnauthorizedAccessException($"cannot write {target}: {e.Message.Replace(temporary, target)}", e)
+        : new IOException($"cannot write {target}: {e.Message.Replace(temporary, target)}", e) { HResult = e.HResult };
 
     /// <summary>Starts writing <paramref name="path"/> (its folder is created if missing).</summary>
     public static AtomicFile Create(string path) => new(path);
@@ -56,8 +62,12 @@ public sealed class AtomicFile : IDisposable
     public static void Write(string path, Action<Stream> write)
     {
         using var file = Create(path);
-        write(file.Stream);
-        file.Commit();
+        try
+        {
+            write(file.Stream);
+            file.Commit();
+        }
+        catch (IOException e) { throw file.NamingTarget(e); }   // a full disk, a file system that refuses the rename
     }
 
     /// <summary>UTF-8 without a byte order mark.</summary>

@@ -17,9 +17,9 @@ public static class BenchGenerate
     {
         var model = new Option<string?>("--model") { Description = "Model folder to load (trained weights are not needed: timings do not depend on them)" };
         var config = new Option<string?>("--config") { Description = $"Random weights for a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) or a config.json path" };
-        var batch = new Option<int>("--batch") { Description = "Sequences decoded together", DefaultValueFactory = _ => 64 };
-        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Tokens per (random) prompt", DefaultValueFactory = _ => 128 };
-        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per sequence (stop tokens are off)", DefaultValueFactory = _ => 128 };
+        var batch = new Option<int>("--batch") { Description = "Sequences decoded together", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Tokens per (random) prompt", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per sequence (stop tokens are off)", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seed = new Option<ulong>("--seed") { Description = "Seed for the prompts and the sampling", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "End with one JSON object of the results on the last line" };
         var cmd = new Command("generate", "Measure the sampler: prefill and decode tokens/s, peak memory, and efficiency against fp32 GEMM on the model's shapes.")

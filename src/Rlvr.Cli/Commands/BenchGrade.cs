@@ -13,10 +13,10 @@ public static class BenchGrade
 {
     public static Command Create()
     {
-        var pairs = new Option<int>("--pairs") { Description = "gradings to time", DefaultValueFactory = _ => 50_000 };
+        var pairs = new Option<int>("--pairs") { Description = "gradings to time", DefaultValueFactory = _ => 50_000 }.AtLeast(1);
         var seed = new Option<int>("--seed") { Description = "seed for the choice of pairs", DefaultValueFactory = _ => 1 };
         var noCorpus = new Option<bool>("--no-corpus") { Description = "skip the corpus check (extraction, self-equality, re-typeset variants, near misses, shuffled pairs)" };
-        var failures = new Option<int>("--show-failures") { Description = "corpus failures, shuffled matches and near misses to print", DefaultValueFactory = _ => 20 };
+        var failures = new Option<int>("--show-failures") { Description = "corpus failures, shuffled matches and near misses to print", DefaultValueFactory = _ => 20 }.AtLeast(0);
         var cmd = new Command("grade", "Gradings per second of the math verifier on MATH-like pairs, and its corpus check on MATH.")
         {
             pairs, seed, noCorpus, failures,

@@ -14,7 +14,7 @@ public static class BenchTokenize
         {
             Description = "JSONL file whose \"problem\" and \"solution\" (or \"text\") fields are tokenized; default: the bundled data/math/train.jsonl",
         };
-        var passes = new Option<int>("--passes") { Description = "Warm encoding passes over all texts (the fastest is reported)", DefaultValueFactory = _ => 3 };
+        var passes = new Option<int>("--passes") { Description = "Warm encoding passes over all texts (the fastest is reported)", DefaultValueFactory = _ => 3 }.AtLeast(1);
         var cmd = new Command("tokenize", "Measure encode and decode speed of the tokenizer on one thread.") { model, input, passes };
         cmd.SetAction(parse =>
         {

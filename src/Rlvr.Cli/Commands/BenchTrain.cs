@@ -17,15 +17,15 @@ public static class BenchTrain
     {
         var model = new Option<string?>("--model") { Description = "Model folder to load (trained weights are not needed: timings do not depend on them)" };
         var config = new Option<string?>("--config") { Description = $"Random weights for a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) or a config.json path" };
-        var rollouts = new Option<int>("--rollouts") { Description = "Rollouts in the update", DefaultValueFactory = _ => 64 };
-        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Tokens per (random) prompt", DefaultValueFactory = _ => 200 };
-        var responseTokens = new Option<int>("--response-tokens") { Description = "Tokens per (random) response: all responses have this length unless --min-response-tokens is given", DefaultValueFactory = _ => 512 };
-        var minResponseTokens = new Option<int?>("--min-response-tokens") { Description = "Draw each response length uniformly from [this, --response-tokens] (micro-batches then hold padding)" };
+        var rollouts = new Option<int>("--rollouts") { Description = "Rollouts in the update", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Tokens per (random) prompt", DefaultValueFactory = _ => 200 }.AtLeast(1);
+        var responseTokens = new Option<int>("--response-tokens") { Description = "Tokens per (random) response: all responses have this length unless --min-response-tokens is given", DefaultValueFactory = _ => 512 }.AtLeast(1);
+        var minResponseTokens = new Option<int?>("--min-response-tokens") { Description = "Draw each response length uniformly from [this, --response-tokens] (micro-batches then hold padding)" }.AtLeast(1);
         var trainDefaults = new TrainConfig();
-        var microBatchTokens = new Option<int>("--micro-batch-tokens") { Description = "Most padded tokens in one forward/backward (0 = no limit), as in rlvr train", DefaultValueFactory = _ => trainDefaults.MicroBatchTokens };
-        var gradAccum = new Option<int>("--grad-accum") { Description = "Gradient-accumulation parts per optimizer step, as in rlvr train", DefaultValueFactory = _ => trainDefaults.GradAccum };
+        var microBatchTokens = new Option<int>("--micro-batch-tokens") { Description = "Most padded tokens in one forward/backward (0 = no limit), as in rlvr train", DefaultValueFactory = _ => trainDefaults.MicroBatchTokens }.AtLeast(0);
+        var gradAccum = new Option<int>("--grad-accum") { Description = "Gradient-accumulation parts per optimizer step, as in rlvr train", DefaultValueFactory = _ => trainDefaults.GradAccum }.AtLeast(1);
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute decoder layers in backward instead of keeping their activations" };
-        var steps = new Option<int>("--steps") { Description = "Updates to time (after an untimed warm-up update on one short rollout); the mean is reported", DefaultValueFactory = _ => 1 };
+        var steps = new Option<int>("--steps") { Description = "Updates to time (after an untimed warm-up update on one short rollout); the mean is reported", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var seed = new Option<int>("--seed") { Description = "Seed for the random token ids", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "End with one JSON object of the results on the last line" };
         var cmd = new Command("train", "Measure one policy update: tokens/s, efficiency against fp32 GEMM on the model's shapes, peak memory, time split.")

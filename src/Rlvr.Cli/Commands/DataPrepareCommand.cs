@@ -17,8 +17,8 @@ public static class DataPrepareCommand
             Required = true,
             AllowMultipleArgumentsPerToken = true,
         };
-        var ratio = new Option<double?>("--subset") { HelpName = "RATIO", Description = "keep this fraction of each stratum: floor(n x ratio), at least 1 (default 1: everything)" };
-        var size = new Option<int?>("--size") { HelpName = "N", Description = "keep exactly N problems of each input, split over the strata in proportion (instead of --subset)" };
+        var ratio = new Option<double?>("--subset") { HelpName = "RATIO", Description = "keep this fraction of each stratum: floor(n x ratio), at least 1 (default 1: everything)" }.Above(0.0, 1.0);
+        var size = new Option<int?>("--size") { HelpName = "N", Description = "keep exactly N problems of each input, split over the strata in proportion (instead of --subset)" }.AtLeast(1);
         var stratify = new Option<string>("--stratify") { HelpName = "type|level|type,level", Description = "strata: type, level, or type,level", DefaultValueFactory = _ => "type" };
         var seed = new Option<int>("--seed") { HelpName = "S", Description = "seed of the per-stratum shuffles", DefaultValueFactory = _ => 42 };
         var outDir = new Option<string>("--out") { HelpName = "DIR", Description = "output folder", Required = true };
@@ -34,10 +34,10 @@ public static class DataPrepareCommand
             var subsetRatio = parse.GetValue(ratio);
             var subsetSize = parse.GetValue(size);
             if (subsetRatio != null && subsetSize != null) throw new CliException("give --subset or --size, not both");
-            if (subsetRatio is { } rv && !(rv > 0 && rv <= 1)) throw new CliException($"--subset {rv}: must be in (0, 1]");
             var strata = StratifiedSubset.ParseStrata(parse.GetValue(stratify)!);
             var seedValue = parse.GetValue(seed);
             var dir = parse.GetValue(outDir)!;
+            Training.RunOutput.CheckOutputFolder("--out", dir);
 
             var names = paths.Select(MathDataset.NameOf).ToList();
             var clash = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);

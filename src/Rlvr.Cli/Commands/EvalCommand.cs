@@ -15,18 +15,18 @@ public static class EvalCommand
     {
         var model = new Option<string>("--model") { Description = "Model folder or Hub id in the local HuggingFace cache", Required = true };
         var data = new Option<string>("--data") { Description = "Problems: a file (JSONL, parquet, MATH folder) or bundled:test, bundled:aime2025, ...", DefaultValueFactory = _ => "bundled:test" };
-        var n = new Option<int>("--n") { Description = "Samples per problem", DefaultValueFactory = _ => 16 };
+        var n = new Option<int>("--n") { Description = "Samples per problem", DefaultValueFactory = _ => 16 }.AtLeast(1);
         var k = new Option<string>("--k") { Description = "Comma-separated k of pass@k (each <= n; larger ones are left out)", DefaultValueFactory = _ => "1,2,4,8,16" };
-        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature", DefaultValueFactory = _ => 0.6 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold", DefaultValueFactory = _ => 0.95 };
-        var topK = new Option<int>("--top-k") { Description = "Top-k sampling (0 = off)", DefaultValueFactory = _ => 0 };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "Most new tokens per sample", DefaultValueFactory = _ => 512 };
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature", DefaultValueFactory = _ => 0.6 }.Range(0.0, 100.0);
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold", DefaultValueFactory = _ => 0.95 }.Above(0.0, 1.0);
+        var topK = new Option<int>("--top-k") { Description = "Top-k sampling (0 = off)", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Most new tokens per sample", DefaultValueFactory = _ => 512 }.AtLeast(1);
         var greedy = new Option<bool>("--greedy") { Description = "Also decode greedily once per problem and report greedy accuracy" };
-        var limit = new Option<int>("--limit") { Description = "Evaluate a fixed stratified (by type) subset of this many problems (0 = all)" };
+        var limit = new Option<int>("--limit") { Description = "Evaluate a fixed stratified (by type) subset of this many problems (0 = all)" }.AtLeast(0);
         var prompt = new Option<string>("--prompt") { Description = "Prompt template: reference, paper, or a file with a {problem} placeholder", DefaultValueFactory = _ => "reference" };
         var system = new Option<string?>("--system-prompt") { Description = "System prompt replacing the template's" };
         var requireBoxed = new Option<bool>("--require-boxed") { Description = "Count only answers in \\boxed{} (false: also 'answer is X' forms and the last number)", DefaultValueFactory = _ => true };
-        var batch = new Option<int>("--batch-size") { Description = "Sequences decoded together", DefaultValueFactory = _ => 64 };
+        var batch = new Option<int>("--batch-size") { Description = "Sequences decoded together", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "cpu, or cuda[:N] where TorchSharp has CUDA", DefaultValueFactory = _ => "cpu" };
         var output = new Option<string>("--out") { Description = "Folder for summary.json and samples.jsonl", DefaultValueFactory = _ => "eval-out" };
@@ -36,7 +36,8 @@ public static class EvalCommand
         cmd.SetAction(parse =>
         {
             int samples = parse.GetValue(n);
-            if (samples < 1) throw new CliException("--n must be >= 1");
+            Training.RunOutput.CheckOutputFolder("--out", parse.GetValue(output)!);
+            var deviceValue = ModelDevice.Parse(parse.GetValue(device)!);
             var ks = parse.GetValue(k)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(x => int.TryParse(x, out var v) && v > 0 ? v : throw new CliException($"--k: '{x}' is not a positive integer"))
                 .Where(x => x <= samples).DefaultIfEmpty(1).ToArray();
@@ -45,7 +46,7 @@ public static class EvalCommand
             if (subset > 0 && subset < problems.Count) problems = StratifiedSubset.OfSize(problems, subset, Strata.Type, parse.GetValue(seed)).Problems;
             if (problems.Count == 0) throw new CliException($"{parse.GetValue(data)}: no problems with a gold answer");
 
-            using var loaded = ModelFolder.Load(parse.GetValue(model)!, ModelDevice.Parse(parse.GetValue(device)!));
+            using var loaded = ModelFolder.Load(parse.GetValue(model)!, deviceValue);
             var encoder = PromptEncoder.ForModel(loaded.Directory, parse.GetValue(prompt)!, parse.GetValue(system));
             var sampler = new Sampler(loaded, ids => encoder.Tokenizer.Decode(ids, skipSpecialTokens: true), parse.GetValue(batch));
             var sampling = new SamplingParams

@@ -25,14 +25,14 @@ public static class GenerateCommand
             Required = true,
         };
         var output = new Option<string?>("--output") { Description = "Where to write {\"id\", \"completions\"} lines, in input order (default stdout)" };
-        var n = new Option<int>("--n") { Description = "Completions per prompt (the prompt is prefilled once for all of them)", DefaultValueFactory = _ => 1 };
-        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 1.0 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to this probability mass (1 = off)", DefaultValueFactory = _ => 1.0 };
-        var topK = new Option<int>("--top-k") { Description = "Keep only the k most likely tokens (0 = off)", DefaultValueFactory = _ => 0 };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens per completion (then finish_reason \"length\")", DefaultValueFactory = _ => 512 };
-        var minNew = new Option<int>("--min-new-tokens") { Description = "Stop tokens and stop strings cannot end a completion before this many tokens", DefaultValueFactory = _ => 0 };
+        var n = new Option<int>("--n") { Description = "Completions per prompt (the prompt is prefilled once for all of them)", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 1.0 }.Range(0.0, 100.0);
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to this probability mass (1 = off)", DefaultValueFactory = _ => 1.0 }.Above(0.0, 1.0);
+        var topK = new Option<int>("--top-k") { Description = "Keep only the k most likely tokens (0 = off)", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens per completion (then finish_reason \"length\")", DefaultValueFactory = _ => 512 }.AtLeast(1);
+        var minNew = new Option<int>("--min-new-tokens") { Description = "Stop tokens and stop strings cannot end a completion before this many tokens", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = new Option<ulong>("--seed") { Description = "Random seed: with the line and sample index it fixes every draw, whatever the batch size", DefaultValueFactory = _ => 0 };
-        var batchSize = new Option<int>("--batch-size") { Description = "Sequences decoded together (rows of the KV cache)", DefaultValueFactory = _ => 64 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences decoded together (rows of the KV cache)", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var raw = new Option<bool>("--raw") { Description = "Tokenize \"prompt\" text as it is, without the chat template" };
         var stopIds = new Option<string?>("--stop-token-ids") { Description = "Comma-separated token ids that end a completion, or \"none\"; default: the eos ids of the model's generation_config.json" };
         var stop = new Option<string[]>("--stop") { Description = "A string that ends a completion (repeatable); the text is cut before it", AllowMultipleArgumentsPerToken = false };

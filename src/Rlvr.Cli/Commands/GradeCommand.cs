@@ -17,7 +17,7 @@ public static class GradeCommand
         var requireBoxed = new Option<bool>("--require-boxed") { Description = "only a \\boxed{} answer counts; a response without one has no answer" };
         var noLastNumber = new Option<bool>("--no-last-number") { Description = "do not fall back to the last number of a response" };
         var verbose = new Option<bool>("--verbose") { Description = "add gold_answer, gold_parsed and prediction_parsed to each result" };
-        var threads = new Option<int>("--threads") { Description = "grading threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "grading threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount }.Range(1, 4096);
 
         var cmd = new Command("grade", "Grade predictions against gold answers: {\"id\", \"correct\", \"outcome\", \"extracted\", \"reason\"} per line.")
         {

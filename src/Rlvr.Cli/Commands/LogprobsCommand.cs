@@ -21,7 +21,7 @@ public static class LogprobsCommand
         var input = new Option<string>("--input") { Description = "JSONL file (\"-\" for stdin); each line {\"id\": any, \"input_ids\": [int, ...]} or {\"id\": any, \"prompt\": text, \"completion\": text}", Required = true };
         var raw = new Option<bool>("--raw") { Description = "Text lines: tokenize the prompt as it is instead of rendering it with the chat template" };
         var output = new Option<string?>("--output") { Description = "Where to write {\"id\", \"token_logprobs\"} lines, in input order (default stdout)" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass (sorted by length, right-padded)", DefaultValueFactory = _ => 8 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass (sorted by length, right-padded)", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
         var cmd = new Command("logprobs", "Token log-probabilities of token-id sequences under a model (teacher forcing).")
         {

@@ -18,12 +18,12 @@ public static class ReportCommand
         {
             Description = "Trailing moving-average window for the pass@1 curves, in evaluations (1 = no smoothing).",
             DefaultValueFactory = _ => 2,
-        };
+        }.AtLeast(1);
         var smoothTrain = new Option<int>("--smooth-train")
         {
             Description = "Trailing moving-average window for the training curves (reward, entropy, ...), in steps (1 = no smoothing).",
             DefaultValueFactory = _ => 10,
-        };
+        }.AtLeast(1);
         var cmd = new Command("report", "Plot and tabulate training runs: pass@1 during training, final pass@1, pass@k, training curves, into report.md with PNGs.")
         {
             runs, outDir, smooth, smoothTrain,
@@ -31,11 +31,13 @@ public static class ReportCommand
         cmd.SetAction(parse =>
         {
             var options = new ReportOptions(parse.GetValue(smooth), parse.GetValue(smoothTrain));
-            if (options.Smooth < 1) throw new CliException($"--smooth {options.Smooth}: the window is at least 1 (1 = no smoothing)");
-            if (options.SmoothTrain < 1) throw new CliException($"--smooth-train {options.SmoothTrain}: the window is at least 1 (1 = no smoothing)");
-            var result = Report.Write(parse.GetValue(runs)!, parse.GetValue(outDir)!, options);
+            // Nothing is written unless at least one run can be read.
+            var given = parse.GetValue(runs)!;
+            if (!RunFolder.Expand(given).Any(d => Directory.Exists(d) && RunFolder.LooksLikeRun(d)))
+                throw new CliException($"no run folder could be read in {string.Join(", ", given)} (a run folder holds config.json, metrics.jsonl or eval/)");
+            Training.RunOutput.CheckOutputFolder("--out", parse.GetValue(outDir)!);
+            var result = Report.Write(given, parse.GetValue(outDir)!, options);
             foreach (var p in result.Problems) Console.Error.WriteLine($"warning: {p}");
-            if (result.RunsRead == 0) throw new CliException($"no run folder could be read (see {result.ReportPath})");
             Console.WriteLine($"wrote {result.ReportPath} and {result.Figures.Count} figure(s) from {result.RunsRead} run(s)"
                 + (result.Problems.Count > 0 ? $"; {result.Problems.Count} problem(s) listed in it" : ""));
             return 0;

@@ -26,8 +26,8 @@ public static class SweepCommand
         var seeds = new Option<string>("--seeds") { Description = "Comma-separated random seeds", DefaultValueFactory = _ => new TrainConfig().Seed.ToString() };
         var outDir = new Option<string>("--out") { Description = "Sweep folder: sweep.json, runs/MODEL__OBJECTIVE__seedS/, report/ (running the same command again continues it)", Required = true };
         var configFile = new Option<string?>("--config") { Description = "JSON config file with any of the training options below (snake_case or dashed keys; not model, objective, seed, out); flags given here override it" };
-        var smooth = new Option<int>("--smooth") { Description = "Report: trailing moving-average window of the pass@1 curves, in evaluations (1 = no smoothing)", DefaultValueFactory = _ => 2 };
-        var smoothTrain = new Option<int>("--smooth-train") { Description = "Report: the same for the training curves, in steps", DefaultValueFactory = _ => 10 };
+        var smooth = new Option<int>("--smooth") { Description = "Report: trailing moving-average window of the pass@1 curves, in evaluations (1 = no smoothing)", DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var smoothTrain = new Option<int>("--smooth-train") { Description = "Report: the same for the training curves, in steps", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var cmd = new Command("sweep", "Train every model x objective x seed one after the other (finished runs are skipped, partial ones continued), then write the report.")
         {
             models, objectives, seeds, outDir, configFile, smooth, smoothTrain,
@@ -54,6 +54,7 @@ public static class SweepCommand
             }
 
             SweepResult result;
+            RunOutput.CheckOutputFolder("--out", parse.GetValue(outDir)!);
             try { result = Sweep.Run(grid, shared, parse.GetValue(outDir)!, report, Console.Out,
                 progress: label => new Rlvr.Generation.ConsoleProgress(label)); }
             catch (ArgumentException e) { throw new CliException(e.Message); }

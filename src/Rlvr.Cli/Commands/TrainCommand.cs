@@ -20,17 +20,18 @@ public static class TrainCommand
         {
             var resumeDir = parse.GetValue(resume);
             var file = parse.GetValue(configFile);
-            TrainConfig config;
-            try
+            if (resumeDir is not null)
             {
-                config = resumeDir is not null ? TrainConfig.Load(Path.Combine(resumeDir, Trainer.ConfigFile))
-                    : file is not null ? TrainConfig.Load(file) : new TrainConfig();
+                // A run continues in its own folder; forking it into another one would leave two runs sharing checkpoints.
+                if (options.Given(parse).Any(p => p.Name == nameof(TrainConfig.Out)) && Path.GetFullPath(parse.GetValue<string?>("--out")!).TrimEnd('/') != Path.GetFullPath(resumeDir).TrimEnd('/'))
+                    throw new CliException($"--out {parse.GetValue<string?>("--out")}: --resume continues the run in its own folder ({resumeDir}); drop --out, or copy the run folder and resume the copy");
+                Training.RunOutput.CheckResumable(resumeDir);
             }
-            catch (InvalidDataException e) { throw new CliException(e.Message); }
+            var config = resumeDir is not null ? TrainConfig.Load(Path.Combine(resumeDir, Trainer.ConfigFile))
+                : file is not null ? TrainConfig.Load(file) : new TrainConfig();
             options.Apply(parse, config);
             if (resumeDir is not null) config.Out = resumeDir;
-            try { config.Validate(); }
-            catch (ArgumentException e) { throw new CliException(e.Message); }
+            config.Validate();
             Trainer.Run(config, resume: resumeDir is not null, Console.Out, label => new Rlvr.Generation.ConsoleProgress(label));
             return 0;
         });

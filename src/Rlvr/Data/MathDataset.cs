@@ -68,6 +68,7 @@ public static class MathDataset
             if (format == DataFormat.MathDir)
                 throw new InvalidDataException($"{resolved}: is a file; the math-dir format reads a folder of <subject>/<n>.json files");
             var file = RowFile.Read(resolved);
+            if (file.Rows.Count == 0) throw new InvalidDataException($"{resolved}: the file holds no rows (it is empty)");
             format ??= Detect(resolved, file.Columns);
             rows = file.Rows;
             stem = System.IO.Path.GetFileNameWithoutExtension(resolved);

@@ -18,7 +18,7 @@ internal sealed record RowFile(IReadOnlyList<string> Columns, IReadOnlyList<Sour
 
     static RowFile ReadJson(string path)
     {
-        var text = File.ReadAllText(path);
+        var text = ReadUtf8(path);
         var first = text.AsSpan().TrimStart();
         if (first.Length > 0 && first[0] == '[') return ReadJsonArray(path, text);
         // A .json file may hold one (pretty-printed) object, as the MATH release's files do; HuggingFace's
@@ -27,6 +27,29 @@ internal sealed record RowFile(IReadOnlyList<string> Columns, IReadOnlyList<Sour
             && first.Length > 0 && first[0] == '{' && TryParseObject(text) is { } single)
             return new RowFile([.. single.Select(kv => kv.Key)], [new SourceRow($"{path}:1", 1, single, null)]);
         return ReadJsonLines(path, text);
+    }
+
+    static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The file as UTF-8 text; invalid bytes are an error naming the line, not silently replaced.</summary>
+    internal static string ReadUtf8(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var start = bytes.AsSpan().StartsWith(new byte[] { 0xEF, 0xBB, 0xBF }) ? 3 : 0;
+        try { return StrictUtf8.GetString(bytes, start, bytes.Length - start); }
+        catch (System.Text.DecoderFallbackException)
+        {
+            int line = 1, lineStart = start;
+            for (int i = start; i <= bytes.Length; i++)
+            {
+                if (i < bytes.Length && bytes[i] != (byte)'\n') continue;
+                try { StrictUtf8.GetString(bytes, lineStart, i - lineStart); }
+                catch (System.Text.DecoderFallbackException) { break; }
+                line++;
+                lineStart = i + 1;
+            }
+            throw new InvalidDataException($"{path}:{line}: not valid UTF-8 text");
+        }
     }
 
     static JsonObject? TryParseObject(string text)
@@ -80,12 +103,18 @@ internal sealed record RowFile(IReadOnlyList<string> Columns, IReadOnlyList<Sour
     static RowFile ReadParquet(string path)
     {
         DeserializationResult<Dictionary<string, object>> table;
+        using (var probe = File.OpenRead(path))
+        {
+            Span<byte> magic = stackalloc byte[4];
+            if (probe.Length < 12 || probe.Read(magic) < 4 || !magic.SequenceEqual("PAR1"u8))
+                throw new InvalidDataException($"{path}: not a parquet file (it does not start with the PAR1 magic bytes); JSONL files need a .jsonl extension");
+        }
         try
         {
             using var stream = File.OpenRead(path);
             table = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        catch (Exception e) when (e is not FileNotFoundException and not UnauthorizedAccessException)
         {
             throw new InvalidDataException($"{path}: not a readable parquet file: {e.Message}", e);
         }

@@ -67,7 +67,8 @@ public static class ModelFolder
     /// <summary>
     /// Fills every parameter of <paramref name="model"/> from the safetensors in <paramref name="dir"/>,
     /// tensor by tensor (no whole-file buffer). Errors name the file and the tensor: a shape that
-    /// disagrees with config.json, a tensor the model lacks, a parameter no file has.
+    /// disagrees with config.json, an integer dtype where a float is expected, NaN or infinite values,
+    /// a tensor the model lacks, a parameter no file has.
     /// </summary>
     public static void LoadWeights(Qwen2ForCausalLM model, string dir)
     {
@@ -86,6 +87,9 @@ public static class ModelFolder
                 if (loadedFrom.TryGetValue(name, out var other))
                     throw new InvalidDataException($"{file}: tensor {name} is also in {other}");
                 st.ReadInto(name, parameter);
+                using (torch.no_grad())
+                    if (!parameter.isfinite().all().item<bool>())
+                        throw new InvalidDataException($"{file}: tensor {name} holds NaN or infinite values (the weights of a diverged run?)");
                 loadedFrom[name] = file;
             }
         }

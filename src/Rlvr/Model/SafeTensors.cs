@@ -47,6 +47,8 @@ public static class SafeTensors
         _ => 1,
     };
 
+    public static bool IsFloat(ScalarType type) => type is ScalarType.Float64 or ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16;
+
     internal static string ShapeText(long[] shape) => "[" + string.Join(", ", shape) + "]";
 
     /// <summary>
@@ -224,6 +226,11 @@ public sealed class SafeTensorsFile : IDisposable
         var info = Info(name);
         if (!info.Shape.SequenceEqual(target.shape))
             throw new InvalidDataException($"{Path}: tensor {name} has shape {info.ShapeText} but the model expects {SafeTensors.ShapeText(target.shape)}");
+        // Float types convert into each other (bf16 weights into an fp32 model); an integer or bool tensor where a
+        // float is expected (or the reverse) is a broken or foreign file, even when the byte count happens to agree.
+        if (torch.is_floating_point(target) != SafeTensors.IsFloat(info.DType))
+            throw new InvalidDataException($"{Path}: tensor {name} is stored as {SafeTensors.DTypeName(info.DType)} but must be "
+                + (torch.is_floating_point(target) ? "a float type (F32, BF16, F16 or F64)" : $"{SafeTensors.DTypeName(target.dtype)}"));
         var elementSize = SafeTensors.ElementSize(info.DType);
         var rowBytes = info.Shape.Length == 0 ? elementSize : info.Numel / System.Math.Max(1, info.Shape[0]) * elementSize;
         using var noGrad = torch.no_grad();

@@ -37,7 +37,8 @@ public static class RunFolder
         return runs;
     }
 
-    static bool LooksLikeRun(string dir) =>
+    /// <summary>A folder with config.json, metrics.jsonl or eval/.</summary>
+    public static bool LooksLikeRun(string dir) =>
         File.Exists(new RunLayout(dir).Config) || File.Exists(new RunLayout(dir).Metrics) || Directory.Exists(new RunLayout(dir).Eval);
 
     /// <summary>Reads <paramref name="dir"/>; null when the folder does not exist. Problems are added as "DIR: what".</summary>

@@ -12,9 +12,14 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
     /// <summary>Updates done so far (the bias corrections depend on it).</summary>
     public long Step { get; private set; }
 
-    /// <summary>One update with the gradients in the parameters' .grad; parameters without a gradient are left alone.</summary>
-    public void Update(double lr)
+    /// <summary>
+    /// One update with the gradients in the parameters' .grad; parameters without a gradient are left alone.
+    /// When the update would make any weight or moment NaN or infinite (a huge learning rate, a gradient that
+    /// overflows when squared), nothing is changed and false is returned: the step is skipped, not applied.
+    /// </summary>
+    public bool Update(double lr)
     {
+        if (!UpdateStaysFinite(lr)) return false;
         Step++;
         double bc1 = 1 - System.Math.Pow(beta1, Step), bc2 = 1 - System.Math.Pow(beta2, Step);
         using var _ = no_grad();
@@ -30,6 +35,27 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
             using var denom = mv.V.sqrt().div_(System.Math.Sqrt(bc2)).add_(eps);
             p.addcdiv_(mv.M, denom, value: -lr / bc1);
         }
+        return true;
+    }
+
+    /// <summary>The update of <see cref="Update"/> computed out of place, one parameter at a time, to check that
+    /// it leaves every weight and moment finite before anything is changed (about as much work as the update).</summary>
+    bool UpdateStaysFinite(double lr)
+    {
+        long step = Step + 1;
+        double bc1 = 1 - System.Math.Pow(beta1, step), bc2 = 1 - System.Math.Pow(beta2, step);
+        using var _ = no_grad();
+        foreach (var (name, p) in parameters)
+        {
+            if (p.grad is not { } g) continue;
+            using var scope = NewDisposeScope();
+            var (m0, v0) = moments.TryGetValue(name, out var mv) ? mv : (zeros_like(p), zeros_like(p));
+            var m = m0.mul(beta1).add_(g, alpha: 1 - beta1);
+            var v = v0.mul(beta2).addcmul_(g, g, value: 1 - beta2);
+            var next = p.mul(1 - lr * weightDecay).addcdiv_(m, v.sqrt().div_(System.Math.Sqrt(bc2)).add_(eps), value: -lr / bc1);
+            if (!(next.isfinite().all().item<bool>() && v.isfinite().all().item<bool>() && m.isfinite().all().item<bool>())) return false;
+        }
+        return true;
     }
 
     /// <summary>The state as named tensors (<c>NAME.exp_avg</c>, <c>NAME.exp_avg_sq</c>) for a checkpoint.</summary>

@@ -8,35 +8,129 @@ namespace Rlvr.Training;
 
 /// <summary>
 /// Checkpoints of a run: <c>checkpoints/step_NNNNNN/</c> is a HuggingFace model folder (fp32, so a
-/// resumed run continues from exactly the same weights) plus <c>optimizer.safetensors</c> (AdamW
-/// moments) and <c>trainer_state.json</c>. The folder is written under a temporary name and renamed
-/// when complete, so a crash mid-save never leaves a checkpoint that looks complete.
+/// resumed run continues from exactly the same weights; its top level holds only the model's own
+/// <c>*.safetensors</c>, so vLLM and SGLang load it as it is) plus <c>optimizer/optimizer.safetensors</c>
+/// (AdamW moments), <c>trainer_state.json</c> and <c>manifest.json</c>.
 /// </summary>
+/// <remarks>
+/// Complete by construction: every file is written and flushed under <c>step_NNNNNN.tmp/</c>, the manifest
+/// (every file with its size) last, and the folder is then renamed into place; a checkpoint counts only when
+/// its manifest matches the files. Pruning renames a checkpoint away (<c>.deleting</c>) before deleting it, so
+/// a kill mid-prune never leaves a half-deleted folder under a checkpoint's name.
+/// </remarks>
 public static partial class Checkpoint
 {
     public const string StateFile = "trainer_state.json";
-    public const string OptimizerFile = "optimizer.safetensors";
+    public const string ManifestFile = "manifest.json";
+    /// <summary>Below the model folder's top level, where model loaders (which take every top-level *.safetensors) do not look.</summary>
+    public static readonly string OptimizerFile = Path.Combine("optimizer", "optimizer.safetensors");
+    /// <summary>Where run folders written before the optimizer moved kept it (still read on resume).</summary>
+    public const string LegacyOptimizerFile = "optimizer.safetensors";
+
+    const string TemporarySuffix = ".tmp";
+    const string DeletingSuffix = ".deleting";
 
     public static string Folder(string runDir, int step) => new Reporting.RunLayout(runDir).Checkpoint(step);
 
-    public static void Save(string runDir, int step, LoadedModel policy, AdamW optimizer, int keep)
+    /// <summary>
+    /// Saves the policy, the optimizer state and the step; the tokenizer files come from <paramref name="tokenizerDir"/>
+    /// (the run's own copy, never an earlier checkpoint that pruning may remove). Keeps the newest <paramref name="keep"/>
+    /// checkpoints (0 = all). Refuses weights that are not finite.
+    /// </summary>
+    public static void Save(string runDir, int step, LoadedModel policy, AdamW optimizer, int keep, string tokenizerDir)
     {
+        if (NonFiniteTensor(policy.Model) is { } bad)
+            throw new InvalidDataException($"step {step}: weight {bad} holds NaN or infinite values; no checkpoint is written");
+        RemoveLeftovers(runDir);
         var final = Folder(runDir, step);
-        var temporary = final + ".tmp";
-        if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
-        ModelFolder.Save(policy.Model, temporary, ScalarType.Float32, policy.Directory, policy.Generation);
+        var temporary = final + TemporarySuffix;
+        ModelFolder.Save(policy.Model, temporary, ScalarType.Float32, tokenizerDir, policy.Generation);
         SafeTensors.Write(Path.Combine(temporary, OptimizerFile),
             optimizer.StateTensors().OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, kv.Value)).ToList());
         var state = new JsonObject { ["step"] = step, ["optimizer_step"] = optimizer.Step };
         AtomicFile.WriteAllText(Path.Combine(temporary, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        WriteManifest(temporary);
+        if (Directory.Exists(final)) DeleteAtomically(final);
         Directory.Move(temporary, final);
         if (keep > 0)
             foreach (var old in Completed(runDir).OrderByDescending(s => s).Skip(keep))
-                Directory.Delete(Folder(runDir, old), recursive: true);
+                DeleteAtomically(Folder(runDir, old));
     }
 
-    /// <summary>Steps of the complete checkpoints of a run (those with a trainer state).</summary>
+    /// <summary>The first parameter with a NaN or infinite value, or null.</summary>
+    public static string? NonFiniteTensor(Qwen2ForCausalLM model)
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in model.NamedParameters())
+            using (NewDisposeScope())
+                if (!p.isfinite().all().item<bool>()) return name;
+        return null;
+    }
+
+    /// <summary>Renames the folder away, then deletes it: the checkpoint's name is gone in one step.</summary>
+    static void DeleteAtomically(string folder)
+    {
+        var away = folder + DeletingSuffix;
+        if (Directory.Exists(away)) Directory.Delete(away, recursive: true);
+        Directory.Move(folder, away);
+        Directory.Delete(away, recursive: true);
+    }
+
+    /// <summary>Half-written (<c>.tmp</c>) and half-deleted (<c>.deleting</c>) folders a crash or kill left behind.</summary>
+    static void RemoveLeftovers(string runDir)
+    {
+        var dir = Path.Combine(runDir, "checkpoints");
+        if (!Directory.Exists(dir)) return;
+        foreach (var sub in Directory.GetDirectories(dir))
+            if (sub.EndsWith(TemporarySuffix) || sub.EndsWith(DeletingSuffix)) Directory.Delete(sub, recursive: true);
+    }
+
+    /// <summary>manifest.json: every file of the folder (relative path, forward slashes) with its size in bytes.</summary>
+    static void WriteManifest(string folder)
+    {
+        var files = new JsonObject();
+        foreach (var (relative, size) in Files(folder)) files[relative] = size;
+        AtomicFile.WriteAllText(Path.Combine(folder, ManifestFile),
+            new JsonObject { ["files"] = files }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    static IEnumerable<(string Relative, long Size)> Files(string folder) =>
+        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Select(f => (Path.GetRelativePath(folder, f).Replace('\\', '/'), new FileInfo(f).Length))
+            .Where(f => f.Item1 != ManifestFile && !Path.GetFileName(f.Item1).StartsWith('.'))
+            .OrderBy(f => f.Item1, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Why the checkpoint folder is not complete (a file of its manifest missing or of another size; no manifest and,
+    /// for a checkpoint written before manifests, no trainer state, weights or optimizer state), or null when it is.
+    /// </summary>
+    public static string? Incomplete(string folder)
+    {
+        var manifestPath = Path.Combine(folder, ManifestFile);
+        if (!File.Exists(manifestPath))
+        {
+            // Written before manifests: complete when every part is there (the old pruning deleted file by file).
+            if (!File.Exists(Path.Combine(folder, StateFile))) return $"no {ManifestFile} or {StateFile}";
+            if (!File.Exists(Path.Combine(folder, "config.json"))) return "no config.json";
+            if (!File.Exists(Path.Combine(folder, ModelFolder.WeightsFile)) && !File.Exists(Path.Combine(folder, ModelFolder.IndexFile))) return "no weights";
+            if (OptimizerPath(folder) is null) return "no optimizer state";
+            return null;
+        }
+        JsonObject manifest;
+        try { manifest = JsonText.ReadObject(manifestPath); }
+        catch (Exception e) when (e is InvalidDataException or IOException) { return e.Message; }
+        if (manifest["files"] is not JsonObject files) return $"{manifestPath}: no 'files' object";
+        foreach (var (relative, size) in files)
+        {
+            var path = Path.Combine(folder, relative);
+            if (!File.Exists(path)) return $"{relative} is missing";
+            var expected = size is JsonValue v && v.TryGetValue<long>(out var n) ? n : -1;
+            if (new FileInfo(path).Length != expected) return $"{relative} has {new FileInfo(path).Length} bytes, the manifest says {size?.ToJsonString()}";
+        }
+        return null;
+    }
+
+    /// <summary>Steps of the complete checkpoints of a run (see <see cref="Incomplete"/>).</summary>
     public static IEnumerable<int> Completed(string runDir)
     {
         var dir = new Reporting.RunLayout(runDir).Checkpoints;
@@ -44,21 +138,35 @@ public static partial class Checkpoint
         foreach (var sub in Directory.GetDirectories(dir))
         {
             var m = StepFolder().Match(Path.GetFileName(sub));
-            if (m.Success && File.Exists(Path.Combine(sub, StateFile))) yield return int.Parse(m.Groups[1].Value);
+            if (m.Success && Incomplete(sub) is null) yield return int.Parse(m.Groups[1].Value);
         }
     }
 
     public static int? Latest(string runDir) => Completed(runDir).Select(s => (int?)s).Max();
 
-    /// <summary>Restores the optimizer from a checkpoint folder; returns the checkpoint's step.</summary>
+    static string? OptimizerPath(string folder) =>
+        new[] { OptimizerFile, LegacyOptimizerFile }.Select(f => Path.Combine(folder, f)).FirstOrDefault(File.Exists);
+
+    /// <summary>Restores the optimizer from a checkpoint folder (its optimizer/ subfolder, or the top level of
+    /// checkpoints written before); returns the checkpoint's step. The moments must be F32 and finite.</summary>
     public static int RestoreOptimizer(string folder, AdamW optimizer)
     {
+        if (Incomplete(folder) is { } why) throw new InvalidDataException($"{folder}: incomplete checkpoint: {why}");
         var statePath = Path.Combine(folder, StateFile);
         var state = JsonText.ReadObject(statePath);
         int step = state["step"]?.GetValue<int>() ?? throw new InvalidDataException($"{statePath}: no 'step'");
         long optimizerStep = state["optimizer_step"]?.GetValue<long>() ?? throw new InvalidDataException($"{statePath}: no 'optimizer_step'");
-        using var file = SafeTensorsFile.Open(Path.Combine(folder, OptimizerFile));
-        var tensors = file.Tensors.Keys.ToDictionary(name => name, name => file.Read(name));
+        var path = OptimizerPath(folder) ?? throw new FileNotFoundException($"{folder}: no {OptimizerFile}");
+        using var file = SafeTensorsFile.Open(path);
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, info) in file.Tensors)
+        {
+            if (info.DType != ScalarType.Float32)
+                throw new InvalidDataException($"{path}: tensor {name} is {SafeTensors.DTypeName(info.DType)}; optimizer moments are F32");
+            var t = file.Read(name);
+            if (!t.isfinite().all().item<bool>()) throw new InvalidDataException($"{path}: tensor {name} holds NaN or infinite values");
+            tensors[name] = t;
+        }
         optimizer.LoadState(tensors, optimizerStep);   // takes the tensors over as its moments
         return step;
     }

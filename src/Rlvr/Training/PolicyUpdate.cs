@@ -23,8 +23,8 @@ public sealed record UpdateSchedule(int Epochs = 1, int MiniBatches = 1, int Gra
 /// <summary>
 /// The policy-gradient update on a batch of rollouts: for each optimizer step, the policy's token
 /// log-probs (chunked over the vocabulary, at the sampling temperature) on the sampler's own ids, the
-/// PPO-clipped loss against the sampler's log-probs, backward over micro-batches, global-norm clipping and AdamW. A non-finite loss
-/// or gradient norm skips that optimizer step, so the weights are never corrupted.
+/// PPO-clipped loss against the sampler's log-probs, backward over micro-batches, global-norm clipping and AdamW.
+/// A non-finite loss, gradient norm or updated weight skips that optimizer step, so the weights are never corrupted.
 /// </summary>
 public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLossOptions loss, UpdateSchedule schedule, LoadedModel? reference = null)
 {
@@ -57,10 +57,10 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
                 backward += sw.Elapsed.TotalSeconds;
                 sw.Restart();
                 double norm = optimizer.GradNorm();
-                if (double.IsFinite(norm) && double.IsFinite(batchLoss))
+                bool finite = double.IsFinite(norm) && double.IsFinite(batchLoss);
+                if (finite) optimizer.ClipGradients(norm, schedule.GradClip);
+                if (finite && optimizer.Update(lr))
                 {
-                    optimizer.ClipGradients(norm, schedule.GradClip);
-                    optimizer.Update(lr);
                     updates++;
                     lossSum += batchLoss;
                     normSum += norm;

@@ -74,9 +74,8 @@ public sealed class SftTrainer : IDisposable
         config.Validate();
         var runDir = config.Out;
         var saved = Path.Combine(runDir, Trainer.ConfigFile);
-        if (resume && !File.Exists(saved)) throw new FileNotFoundException($"{saved}: no run to resume in {runDir}");
-        if (!resume && File.Exists(Path.Combine(runDir, MetricsWriter.FileName)))
-            throw new IOException($"{runDir} already holds a run (metrics.jsonl); use --resume {runDir} to continue it or choose another --out");
+        if (resume) RunOutput.CheckResumable(runDir);
+        else RunOutput.CheckNewRun(runDir, config.Model);
         Directory.CreateDirectory(runDir);
         if (!resume) AtomicFile.WriteAllText(saved, config.ToJson());
         using var trainer = new SftTrainer(config, console, resume && Checkpoint.Latest(runDir) is not null, progress);
@@ -117,7 +116,7 @@ public sealed class SftTrainer : IDisposable
             bool last = step == config.Steps;
             if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) evaluation.At(step);
             if (last || (config.SaveEvery > 0 && step % config.SaveEvery == 0))
-                Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints);
+                Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints, ModelReference.Resolve(config.Model));
         }
         var finalModel = config.FinalModel ?? Path.Combine(config.Out, ModelFolderName);
         ModelFolder.Save(policy.Model, finalModel, ScalarType.Float32, config.Model, policy.Generation);

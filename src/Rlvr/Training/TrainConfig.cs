@@ -162,37 +162,73 @@ public sealed class TrainConfig
 
     [JsonIgnore]
     public IReadOnlyList<int> EvalKs => EvalK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"eval_k: '{k}' is not a positive integer")).ToArray();
+        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"eval_k: '{k}' is not a positive whole number")).ToArray();
 
     /// <summary>The k of pass@k at the first and last evaluations: <see cref="PassAtK"/>, else <see cref="EvalKs"/>.</summary>
     [JsonIgnore]
     public IReadOnlyList<int> PassAtKKs => PassAtK is null ? EvalKs : PassAtK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"pass_at_k: '{k}' is not a positive integer")).ToArray();
+        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"pass_at_k: '{k}' is not a positive whole number")).ToArray();
 
-    /// <summary>Checks values and their combinations; the message names the option.</summary>
+    /// <summary>
+    /// Checks every option against its allowed range, and their combinations, before anything is written; the
+    /// message starts with the option's key and names its flag, the value and the range. The one list of ranges.
+    /// </summary>
     public void Validate()
     {
         void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
+        // [min, max], with open ends when asked; NaN and infinities are never in range.
+        void Range(string property, double value, double min, double max, bool minOpen = false, bool maxOpen = false)
+        {
+            bool ok = double.IsFinite(value) && (minOpen ? value > min : value >= min) && (maxOpen ? value < max : value <= max);
+            var key = JsonNamingPolicy.SnakeCaseLower.ConvertName(property);
+            var allowed = max == int.MaxValue ? (minOpen ? $"> {min}" : $">= {min}") : $"{(minOpen ? "(" : "[")}{min}, {max}{(maxOpen ? ")" : "]")}";
+            Check(ok, FormattableString.Invariant($"{key} (--{key.Replace('_', '-')}): {value} is out of range (allowed: {allowed})"));
+        }
         Check(Model.Length > 0, "model: required (a model folder or Hub id)");
         Check(Training.Objectives.Names.Contains(Objective), $"objective: '{Objective}' is not one of {string.Join(", ", Training.Objectives.Names)}");
-        Check(Steps >= 0, "steps: must be >= 0");
-        Check(RolloutsPerPrompt >= 1, "rollouts_per_prompt: must be >= 1");
+        Range(nameof(Lambda), Lambda, 0, 1000);
+        Range(nameof(Steps), Steps, 1, int.MaxValue);
+        Range(nameof(RolloutsPerPrompt), RolloutsPerPrompt, 1, int.MaxValue);
+        Range(nameof(RolloutBatchSize), RolloutBatchSize, 1, int.MaxValue);
         Check(RolloutBatchSize >= RolloutsPerPrompt && RolloutBatchSize % RolloutsPerPrompt == 0,
             $"rollout_batch_size ({RolloutBatchSize}) must be a positive multiple of rollouts_per_prompt ({RolloutsPerPrompt})");
-        Check(Temperature > 0, "temperature: rollouts need a temperature > 0");
-        Check(TopP > 0 && TopP <= 1, "top_p: must be in (0, 1]");
-        Check(MaxNewTokens >= 1 && EvalMaxNewTokens >= 1, "max_new_tokens and eval_max_new_tokens must be >= 1");
-        Check(Lr >= 0, "lr: must be >= 0");
-        Check(GradAccum >= 1, "grad_accum: must be >= 1");
-        Check(Epochs >= 1 && MiniBatches >= 1, "epochs and mini_batches must be >= 1");
-        Check(Clip > 0, "clip: must be > 0");
+        Range(nameof(Temperature), Temperature, 0, 100, minOpen: true);
+        Range(nameof(TopP), TopP, 0, 1, minOpen: true);
+        Range(nameof(TopK), TopK, 0, int.MaxValue);
+        Range(nameof(MaxNewTokens), MaxNewTokens, 1, int.MaxValue);
+        Range(nameof(SamplerBatchSize), SamplerBatchSize, 0, int.MaxValue);
+        Range(nameof(Lr), Lr, 0, 1);
+        Range(nameof(Beta1), Beta1, 0, 1, maxOpen: true);
+        Range(nameof(Beta2), Beta2, 0, 1, maxOpen: true);
+        Range(nameof(AdamEps), AdamEps, 0, 1, minOpen: true);
+        Range(nameof(WeightDecay), WeightDecay, 0, 1);
+        Range(nameof(WarmupSteps), WarmupSteps, 0, int.MaxValue);
+        Range(nameof(GradClip), GradClip, 0, int.MaxValue);
+        Range(nameof(GradAccum), GradAccum, 1, int.MaxValue);
+        Range(nameof(MicroBatchTokens), MicroBatchTokens, 0, int.MaxValue);
+        Range(nameof(Epochs), Epochs, 1, 1000);
+        Range(nameof(MiniBatches), MiniBatches, 1, int.MaxValue);
+        Check(MiniBatches <= RolloutBatchSize, $"mini_batches ({MiniBatches}) must be <= rollout_batch_size ({RolloutBatchSize})");
+        Range(nameof(Clip), Clip, 0, 100, minOpen: true);
+        Range(nameof(KlCoef), KlCoef, 0, 1000);
+        Range(nameof(EntropyCoef), EntropyCoef, 0, 1000);
         Check(PolicyLoss.UnusedNames.Contains(Unused), $"unused: '{Unused}' is not one of {string.Join(", ", PolicyLoss.UnusedNames)}");
         Check(PolicyLoss.AggregationNames.Contains(LossAgg), $"loss_agg: '{LossAgg}' is not one of {string.Join(", ", PolicyLoss.AggregationNames)}");
-        Check(double.IsFinite(FormatPenalty) && FormatPenalty >= 0, "format_penalty: must be a number >= 0");
-        Check(EvalEvery >= 0 && SaveEvery >= 0, "eval_every and save_every must be >= 0");
-        Check(EvalN >= 1, "eval_n: must be >= 1");
+        Range(nameof(FormatPenalty), FormatPenalty, 0, 1000);
+        Range(nameof(EvalEvery), EvalEvery, 0, int.MaxValue);
+        Range(nameof(EvalLimit), EvalLimit, 0, int.MaxValue);
+        Range(nameof(EvalN), EvalN, 1, int.MaxValue);
+        Check(EvalKs.Count > 0, "eval_k: give at least one k");
         Check(EvalKs.All(k => k <= EvalN), $"eval_k: every k must be <= eval_n ({EvalN})");
-        Check(PassAtKSamples >= 0, "pass_at_k_samples: must be >= 0 (0 = eval_n)");
+        Range(nameof(PassAtKSamples), PassAtKSamples, 0, int.MaxValue);
         Check(PassAtKKs.All(k => k <= (PassAtKSamples > 0 ? PassAtKSamples : EvalN)), $"pass_at_k: every k must be <= pass_at_k_samples ({(PassAtKSamples > 0 ? PassAtKSamples : EvalN)})");
+        Range(nameof(EvalTemperature), EvalTemperature, 0, 100);
+        Range(nameof(EvalTopP), EvalTopP, 0, 1, minOpen: true);
+        Range(nameof(EvalMaxNewTokens), EvalMaxNewTokens, 1, int.MaxValue);
+        Range(nameof(SaveEvery), SaveEvery, 0, int.MaxValue);
+        Range(nameof(KeepCheckpoints), KeepCheckpoints, 0, int.MaxValue);
+        Range(nameof(Threads), Threads, 0, 4096);
+        Check(Device.Trim().ToLowerInvariant() is var d && (d == "cpu" || d == "cuda" || (d.StartsWith("cuda:") && int.TryParse(d[5..], out var i) && i >= 0)),
+            $"device: '{Device}' is not cpu, cuda or cuda:N");
     }
 }

@@ -30,16 +30,22 @@ public sealed class Trainer : IDisposable
     readonly Sampler sampler;
     readonly AdamW optimizer;
     readonly IReadOnlyList<MathProblem> train;
-    readonly RunEvaluation evaluation;
+    readonly IReadOnlyList<MathProblem> eval;
+    RunEvaluation evaluation = null!;
     readonly Objective objective;
     readonly ObjectiveOptions objectiveOptions;
     readonly RewardOptions rewardOptions;
     readonly PolicyUpdate update;
     readonly UnusedSamples unused;
     readonly VerifierOptions verifier;
-    readonly MetricSink metrics;
+    MetricSink metrics = null!;
     readonly string samplesPath;
+    string tokenizerSource;
     int startStep;
+    int nonFiniteStepsInARow;
+
+    /// <summary>Consecutive steps whose every update was non-finite after which the run stops: it has diverged.</summary>
+    public const int MaxNonFiniteStepsInARow = 5;
 
     // The run folder's names live in RunLayout; these stay for existing callers.
     public const string ConfigFile = RunLayout.ConfigFile;
@@ -48,26 +54,48 @@ public sealed class Trainer : IDisposable
     /// <summary>One line per resume that changed options: when, from which step, and each option's old and new value.</summary>
     public const string OverridesFile = RunLayout.OverridesFile;
 
-    Trainer(TrainConfig config, TextWriter console, bool resume, Func<string, IProgress<GenerationProgress>?> progress)
+    /// <summary>Loads and checks everything the run needs (model, tokenizer, data, checkpoint) and writes nothing:
+    /// a bad input stops the run before its folder is touched.</summary>
+    Trainer(TrainConfig config, TextWriter console, int? checkpoint, Func<string, IProgress<GenerationProgress>?> progress)
     {
         this.config = config;
         this.console = console;
         this.progress = progress;
         var runDir = config.Out;
-        int? checkpoint = resume ? Checkpoint.Latest(runDir) : null;
         if (config.Threads > 0) torch.set_num_threads(config.Threads);
         var device = ModelDevice.Parse(config.Device);
 
+        var trainData = MathDataset.Load(config.TrainData);
+        train = trainData.Problems;
+        if (trainData.WithoutGold.Count > 0)
+            console.WriteLine($"{config.TrainData}: {trainData.WithoutGold.Count} of {trainData.ProblemCount} rows have no gold answer (no \\boxed{{}} in the solution, no answer) and are not trained on");
+        if (train.Count == 0) throw new InvalidDataException($"{config.TrainData}: no training problem with a gold answer (every row lacks a solution with \\boxed{{}} and an answer)");
+        eval = RunEvaluation.LoadProblems(config.EvalData, config.EvalLimit, config.Seed);
+        if (config.EvalEvery > 0 && eval.Count == 0) throw new InvalidDataException($"{config.EvalData}: no evaluation problem with a gold answer");
+
+        // The tokenizer and chat template: the run's own copy, else the source model's (copied into the run
+        // folder at its start), never a checkpoint's, which pruning removes. Only run folders written before
+        // the copy existed, whose source model is gone, fall back to the checkpoint being resumed.
+        var modelDir = checkpoint is null ? ModelReference.Resolve(config.Model) : TryResolve(config.Model);
+        tokenizerSource = RunOutput.OwnTokenizer(runDir)
+            ?? (modelDir is not null && RunOutput.HasTokenizer(modelDir) ? modelDir : null)
+            ?? (checkpoint is { } k && RunOutput.HasTokenizer(Checkpoint.Folder(runDir, k)) ? Checkpoint.Folder(runDir, k) : null)
+            ?? throw new FileNotFoundException($"{modelDir ?? config.Model}: no tokenizer (tokenizer.json, or vocab.json + merges.txt); the run needs one");
+        prompts = PromptEncoder.ForModel(tokenizerSource, config.Prompt, config.SystemPrompt);
+
         policy = ModelFolder.Load(checkpoint is { } c ? Checkpoint.Folder(runDir, c) : config.Model, device);
-        policy.Model.GradientCheckpointing = config.GradientCheckpointing;
-        reference = config.KlCoef != 0 ? ModelFolder.Load(config.Model, device) : null;
-        prompts = PromptEncoder.ForModel(policy.Directory, config.Prompt, config.SystemPrompt);
+        try
+        {
+            if (config.MaxNewTokens >= policy.Config.MaxPositionEmbeddings || config.EvalMaxNewTokens >= policy.Config.MaxPositionEmbeddings)
+                throw new ArgumentException($"max_new_tokens ({config.MaxNewTokens}) and eval_max_new_tokens ({config.EvalMaxNewTokens}) must be below the model's max_position_embeddings ({policy.Config.MaxPositionEmbeddings})");
+            policy.Model.GradientCheckpointing = config.GradientCheckpointing;
+            reference = config.KlCoef != 0 ? ModelFolder.Load(config.Model, device) : null;
+        }
+        catch { policy.Dispose(); throw; }
         sampler = new Sampler(policy, ids => prompts.Tokenizer.Decode(ids, skipSpecialTokens: true),
             config.SamplerBatchSize > 0 ? config.SamplerBatchSize : config.RolloutBatchSize);
         optimizer = new AdamW(policy.Model.NamedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(),
             config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);
-
-        train = MathDataset.Load(config.TrainData).Problems;
 
         objective = Objectives.Get(config.Objective);
         objectiveOptions = new ObjectiveOptions((float)config.Lambda, config.GrpoStdNorm);
@@ -78,47 +106,63 @@ public sealed class Trainer : IDisposable
             reference);
         unused = PolicyLoss.ParseUnused(config.Unused);
         verifier = VerifierOptions.Default with { Extraction = config.RequireBoxed ? ExtractionOptions.BoxedOnly : ExtractionOptions.Default };
+        samplesPath = Path.Combine(runDir, SamplesFile);
+        if (checkpoint is { } step) startStep = Checkpoint.RestoreOptimizer(Checkpoint.Folder(runDir, step), optimizer);
+    }
 
+    static string? TryResolve(string model)
+    {
+        try { return ModelReference.Resolve(model); }
+        catch (IOException) { return null; }
+    }
+
+    /// <summary>The first writes of the run, once every check passed: the folder, its tokenizer copy, config.json
+    /// (a new run), the metric files.</summary>
+    void Start(bool resume)
+    {
+        var runDir = config.Out;
+        Directory.CreateDirectory(runDir);
+        if (RunOutput.OwnTokenizer(runDir) is null) tokenizerSource = RunOutput.CopyTokenizer(tokenizerSource, runDir);
+        // A resumed run records what its flags changed, then saves the resolved config, so the next resume keeps it.
+        if (resume) RecordOverrides(runDir, TrainConfig.Load(Path.Combine(runDir, ConfigFile)), config, startStep);
+        AtomicFile.WriteAllText(Path.Combine(runDir, ConfigFile), config.ToJson());
         metrics = new MetricSink(runDir, config.Steps, console);
-        evaluation = new RunEvaluation(sampler, prompts, RunEvaluation.LoadProblems(config.EvalData, config.EvalLimit, config.Seed),
+        evaluation = new RunEvaluation(sampler, prompts, eval,
             new EvalPlan(config.EvalN, config.EvalKs, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens, verifier,
                 config.Seed, config.DisplayModelName, config.EvalData, config.PassAtKSamples, config.PassAtKKs), runDir, metrics, console, progress);
-        samplesPath = Path.Combine(runDir, SamplesFile);
-        if (checkpoint is { } step)
+        if (resume)
         {
-            startStep = Checkpoint.RestoreOptimizer(Checkpoint.Folder(runDir, step), optimizer);
             metrics.ResumeAt(startStep);
             MetricsWriter.TruncateAfter(samplesPath, startStep);
             console.WriteLine($"resuming {runDir} from the checkpoint at step {startStep}");
         }
     }
 
-    /// <summary>Runs (or, with <paramref name="resume"/>, continues) the training described by <paramref name="config"/>.</summary>
+    /// <summary>Runs (or, with <paramref name="resume"/>, continues) the training described by <paramref name="config"/>.
+    /// Every option, the output folder, the model, tokenizer and data are checked before the first file is written.</summary>
     /// <param name="console">Where step lines and messages go.</param>
     /// <param name="progress">Makes a progress receiver for a sampling phase, given its label ("step 3 rollouts"); null: none.</param>
     public static void Run(TrainConfig config, bool resume, TextWriter console, Func<string, IProgress<GenerationProgress>?>? progress = null)
     {
         config.Validate();
         var runDir = config.Out;
+        int? checkpoint = null;
         if (resume)
         {
-            var saved = Path.Combine(runDir, ConfigFile);
-            if (!File.Exists(saved)) throw new FileNotFoundException($"{saved}: no run to resume in {runDir}");
-            if (Checkpoint.Latest(runDir) is { } from) RecordOverrides(runDir, TrainConfig.Load(saved), config, from);
-            else
-            {
-                // Stopped before its first checkpoint: nothing to continue from, so what it logged is dropped and it starts over.
-                console.WriteLine($"{runDir} has no checkpoint yet: starting it over");
-                DeleteOutputs(runDir);
-                resume = false;
-            }
+            RunOutput.CheckResumable(runDir);
+            checkpoint = Checkpoint.Latest(runDir);
         }
-        else if (File.Exists(Path.Combine(runDir, MetricsWriter.FileName)))
-            throw new IOException($"{runDir} already holds a run (metrics.jsonl); use --resume {runDir} to continue it or choose another --out");
-        Directory.CreateDirectory(runDir);
+        else RunOutput.CheckNewRun(runDir, config.Model);
         config.ModelName ??= config.DisplayModelName;
-        AtomicFile.WriteAllText(Path.Combine(runDir, ConfigFile), config.ToJson());
-        using var trainer = new Trainer(config, console, resume, progress ?? (_ => null));
+        using var trainer = new Trainer(config, console, checkpoint, progress ?? (_ => null));
+        if (resume && checkpoint is null)
+        {
+            // Stopped before its first checkpoint: nothing to continue from, so what it logged is dropped and it starts over.
+            console.WriteLine($"{runDir} has no checkpoint yet: starting it over");
+            DeleteOutputs(runDir);
+            resume = false;
+        }
+        trainer.Start(resume);
         trainer.Loop();
     }
 
@@ -155,7 +199,7 @@ public sealed class Trainer : IDisposable
             bool last = step == config.Steps;
             if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) evaluation.At(step, end: last);
             if (last || (config.SaveEvery > 0 && step % config.SaveEvery == 0))
-                Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints);
+                Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints, tokenizerSource);
         }
         var summary = new JsonObject { ["steps"] = config.Steps, ["finished"] = DateTime.UtcNow.ToString("o") };
         AtomicFile.WriteAllText(Path.Combine(config.Out, SummaryFile), summary.ToJsonString());
@@ -206,7 +250,8 @@ public sealed class Trainer : IDisposable
             m["sampler_mismatch"] = u.SamplerMismatch;
             if (u.Kl is { } kl) m["kl"] = kl;
             if (u.OptimizerSteps > 0) { m["loss"] = u.Loss; m["grad_norm"] = u.GradNorm; }
-            if (u.NonFinite > 0) skip = $"non-finite loss or gradient: {u.NonFinite} of {u.NonFinite + u.OptimizerSteps} optimizer steps skipped";
+            if (u.NonFinite > 0) skip = $"non-finite loss, gradient or updated weights: {u.NonFinite} of {u.NonFinite + u.OptimizerSteps} optimizer steps skipped (weights and optimizer state left as they were)";
+            nonFiniteStepsInARow = u.NonFinite > 0 && u.OptimizerSteps == 0 ? nonFiniteStepsInARow + 1 : 0;
         }
         if (skip is not null) extra["skipped"] = skip;
         m["lr"] = LearningRate(step);
@@ -214,6 +259,9 @@ public sealed class Trainer : IDisposable
         foreach (var (k, v) in times) m[k] = v;
         metrics.Train(step, m, extra);
         AppendSamples(step, problems, completions, grades, rewards, advantages);
+        if (nonFiniteStepsInARow >= MaxNonFiniteStepsInARow)
+            throw new InvalidDataException($"the run diverged: the last {nonFiniteStepsInARow} steps gave only non-finite updates (all skipped); "
+                + $"lower --lr (now {config.Lr}) or set --grad-clip, then resume from the last checkpoint with --resume {config.Out}");
     }
 
     /// <summary>Why a step has no learning signal: no kept sample has a nonzero advantage (all correct under NSR,
@@ -272,7 +320,7 @@ public sealed class Trainer : IDisposable
 
     public void Dispose()
     {
-        metrics.Dispose();
+        metrics?.Dispose();
         reference?.Dispose();
         policy.Dispose();
     }
