@@ -11,6 +11,7 @@ root.Subcommands.Add(SmokeCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(InitModelCommand.Create());
+root.Subcommands.Add(MergeAdapterCommand.Create());
 root.Subcommands.Add(LogprobsCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());

@@ -30,10 +30,13 @@ public static class ModelFolder
 
     /// <summary>
     /// Loads a model folder or Hub id (see <see cref="ModelReference"/>) onto <paramref name="device"/>,
-    /// computing in <paramref name="dtype"/> (fp32 by default, whatever the weights are stored in).
+    /// computing in <paramref name="dtype"/> (fp32 by default, whatever the weights are stored in). A PEFT LoRA adapter
+    /// folder (adapter_config.json, no config.json) loads its base model with the adapter applied.
     /// </summary>
     public static LoadedModel Load(string dirOrHubId, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
+        if (Directory.Exists(dirOrHubId) && LoraAdapter.IsAdapterFolder(dirOrHubId) && !File.Exists(Path.Combine(dirOrHubId, "config.json")))
+            return LoraAdapter.LoadWithBase(dirOrHubId, device: device, dtype: dtype);
         var dir = ModelReference.Resolve(dirOrHubId);
         var config = Qwen2Config.Load(Path.Combine(dir, "config.json"));
         var generation = GenerationConfig.Load(dir, config);

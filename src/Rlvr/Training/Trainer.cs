@@ -52,14 +52,17 @@ public sealed class Trainer : IDisposable
         if (config.Threads > 0) torch.set_num_threads(config.Threads);
         var device = ModelDevice.Parse(config.Device);
 
-        policy = ModelFolder.Load(checkpoint is { } c ? Checkpoint.Folder(runDir, c) : config.Model, device);
+        policy = config.Lora is { } lora
+            ? LoraAdapter.LoadForTraining(config.Model, lora, ModelFolder.ParseDtype(config.BaseDtype), config.Seed, checkpoint is { } a ? Checkpoint.Folder(runDir, a) : null, device)
+            : ModelFolder.Load(checkpoint is { } c ? Checkpoint.Folder(runDir, c) : config.Model, device);
         policy.Model.GradientCheckpointing = config.GradientCheckpointing;
-        reference = config.KlCoef != 0 ? ModelFolder.Load(config.Model, device) : null;
+        // With LoRA the reference is the policy with its adapters off (PolicyUpdate turns them off): no second model.
+        reference = config.KlCoef == 0 ? null : config.Lora is not null ? policy : ModelFolder.Load(config.Model, device);
         prompts = PromptEncoder.ForModel(policy.Directory, config.Prompt, config.SystemPrompt);
         sampler = new Sampler(policy, ids => prompts.Tokenizer.Decode(ids, skipSpecialTokens: true),
             config.SamplerBatchSize > 0 ? config.SamplerBatchSize : config.RolloutBatchSize);
-        optimizer = new AdamW(policy.Model.NamedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(),
-            config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);
+        optimizer = new AdamW(policy.Model.TrainedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(),
+            config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay, MomentPrecisions.Parse(config.OptimizerStates));
 
         train = MathDataset.Load(config.TrainData).Problems;
         var evalAll = MathDataset.Load(config.EvalData).Problems;
@@ -175,6 +178,7 @@ public sealed class Trainer : IDisposable
         var skip = SkipReason(grades, advantages);
         if (skip is null)
         {
+            torch.manual_seed(config.Seed + step);   // LoRA dropout masks: the same in a resumed run
             var u = update.Run(rollouts, LearningRate(step));
             times["time/logprobs"] = u.ForwardSeconds;
             times["time/backward"] = u.BackwardSeconds;
@@ -266,7 +270,7 @@ public sealed class Trainer : IDisposable
     public void Dispose()
     {
         metrics.Dispose();
-        reference?.Dispose();
+        if (!ReferenceEquals(reference, policy)) reference?.Dispose();
         policy.Dispose();
     }
 }
