@@ -56,12 +56,12 @@ public static class ModelFolder
 
     /// <summary>A model with seeded random weights for a bundled config name (qwen2.5-0.5b, tiny, ...) or a config.json
     /// path: timings do not depend on the weights, so benchmarks need no checkpoint.</summary>
-    public static LoadedModel Random(string configNameOrPath, long seed = 0)
+    public static LoadedModel Random(string configNameOrPath, long seed = 0, ScalarType dtype = ScalarType.Float32)
     {
         if (!Qwen2Config.NamedConfigs.Contains(configNameOrPath) && !File.Exists(configNameOrPath))
             throw new FileNotFoundException($"{configNameOrPath}: neither a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) nor an existing config.json");
         var config = Qwen2Config.LoadNamedOrPath(configNameOrPath);
-        var model = new Qwen2ForCausalLM(config);
+        var model = new Qwen2ForCausalLM(config, dtype: dtype);
         model.InitializeWeights(seed);
         model.eval();
         return new LoadedModel($"random {configNameOrPath}", config, model, GenerationConfig.FromModelConfig(config));
