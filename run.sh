@@ -1,17 +1,47 @@
 #!/usr/bin/env bash
-# Sets the machine up and runs rlvr's main job on the embedded default: a short W-REINFORCE run of a
-# tiny random Qwen2 (made here, with the real Qwen2.5 tokenizer) on the bundled 25 % MATH subset,
-# with evaluations, checkpoints and a report. A real experiment: see README.md. (Evaluation top-p is off
-# here: a random model's flat distributions make the nucleus search sort the whole vocabulary.)
+# Sets the machine up and runs rlvr's main job: the experiment of "The Surprising Effectiveness of Negative
+# Reinforcement in LLM Reasoning" at toy scale, made from nothing on this machine (docs/demo.md):
+#   1. synthetic MATH-format problems (rlvr data synth),
+#   2. a small byte-level BPE tokenizer learned on them (rlvr train-tokenizer),
+#   3. a small random Qwen2 model with that vocabulary (rlvr init-model),
+#   4. supervised fine-tuning into the demo base model (rlvr sft),
+#   5. PSR, NSR and W-REINFORCE from that same base with identical settings, pass@1 during training and
+#      pass@k before and after (rlvr sweep), then the report (report.md with figures and a findings table).
+# Every choice is pinned in recipes/demo/. What exists already (data, tokenizer, model, finished runs) is reused,
+# an interrupted step continues; delete runs/demo (or set RLVR_DEMO) to start over.
 set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
-model=runs/tiny-qwen2
-run=runs/demo
-[ -f "$model/config.json" ] || ./rlvr init-model --config tiny --out "$model" --seed 1
-rm -rf "$run"
-./rlvr train --model "$model" --objective w-reinforce --out "$run" \
-  --steps 4 --rollout-batch-size 16 --rollouts-per-prompt 2 --max-new-tokens 32 --lr 1e-4 \
-  --eval-every 2 --eval-limit 32 --eval-max-new-tokens 32 --eval-top-p 1 --save-every 2
-./rlvr report "$run" --out "$run/report"
-echo "run.sh: done: metrics in $run/metrics.jsonl, report in $run/report/report.md"
+recipe=recipes/demo
+demo=${RLVR_DEMO:-runs/demo}
+data=$demo/data
+prompt=(--prompt "$recipe/prompt.txt")
+start=$(date +%s)
+say() { echo "run.sh [$(( $(date +%s) - start ))s]: $*"; }
+
+if [ ! -f "$data/test.jsonl" ]; then
+  say "1/5 synthetic data"
+  ./rlvr data synth --out "$data" --seed 1 --train 20000 --test 500
+fi
+if [ ! -f "$demo/tokenizer/tokenizer.json" ]; then
+  say "2/5 tokenizer"
+  ./rlvr train-tokenizer --data "$data/train.jsonl" --text "$recipe/prompt.txt" --vocab-size 448 --out "$demo/tokenizer"
+fi
+if [ ! -f "$demo/init/config.json" ]; then
+  say "3/5 random model"
+  ./rlvr init-model --config tiny --tokenizer "$demo/tokenizer" --layers 4 --hidden-size 128 --heads 4 --kv-heads 2 \
+    --intermediate-size 384 --max-position-embeddings 512 --rope-theta 10000 --seed 1 --out "$demo/init"
+fi
+if [ ! -f "$demo/sft/summary.json" ]; then
+  say "4/5 supervised fine-tuning (the demo base model)"
+  if [ -f "$demo/sft/config.json" ]; then
+    ./rlvr sft --resume "$demo/sft"
+  else
+    ./rlvr sft --config "$recipe/sft.json" --model "$demo/init" --train-data "$data/train.jsonl" --eval-data "$data/test.jsonl" \
+      "${prompt[@]}" --out "$demo/sft" --final-model "$demo/demo-base"
+  fi
+fi
+say "5/5 PSR, NSR and W-REINFORCE from the demo base model"
+./rlvr sweep --models "$demo/demo-base" --objectives psr,nsr,w-reinforce --seeds 1 --config "$recipe/rl.json" \
+  --train-data "$data/train.jsonl" --eval-data "$data/test.jsonl" "${prompt[@]}" --out "$demo/rl"
+say "done: the report is $demo/rl/report/report.md"

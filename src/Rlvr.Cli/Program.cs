@@ -12,12 +12,14 @@ root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(InitModelCommand.Create());
 root.Subcommands.Add(MergeAdapterCommand.Create());
+root.Subcommands.Add(TrainTokenizerCommand.Create());
 root.Subcommands.Add(LogprobsCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(GradeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(SftCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 

@@ -22,7 +22,7 @@ public static class SweepCommand
     public static Command Create()
     {
         var models = new Option<string>("--models") { Description = "Comma-separated model folders or Hub ids (one run per model x objective x seed)", Required = true };
-        var objectives = new Option<string>("--objectives") { Description = $"Comma-separated objectives: {string.Join(", ", TrainConfig.Objectives)}", Required = true };
+        var objectives = new Option<string>("--objectives") { Description = $"Comma-separated objectives: {string.Join(", ", Objectives.Names)}", Required = true };
         var seeds = new Option<string>("--seeds") { Description = "Comma-separated random seeds", DefaultValueFactory = _ => new TrainConfig().Seed.ToString() };
         var outDir = new Option<string>("--out") { Description = "Sweep folder: sweep.json, runs/MODEL__OBJECTIVE__seedS/, report/ (running the same command again continues it)", Required = true };
         var configFile = new Option<string?>("--config") { Description = "JSON config file with any of the training options below (snake_case or dashed keys; not model, objective, seed, out); flags given here override it" };
@@ -33,7 +33,7 @@ public static class SweepCommand
             models, objectives, seeds, outDir, configFile, smooth, smoothTrain,
         };
         // Every train option except --out (the sweep's own); the single-run ones only to reject them clearly.
-        var trainOptions = new TrainOptions(cmd, p => TrainConfig.Key(p) != "out");
+        var trainOptions = new ConfigOptions<TrainConfig>(cmd, p => TrainConfig.Key(p) != "out");
         var perRun = TrainConfig.Options.Where(p => ReplacedBy.ContainsKey(TrainConfig.Key(p))).ToList();
         trainOptions.Hide(perRun);
 
@@ -54,7 +54,8 @@ public static class SweepCommand
             }
 
             SweepResult result;
-            try { result = Sweep.Run(grid, shared, parse.GetValue(outDir)!, report, Console.Out); }
+            try { result = Sweep.Run(grid, shared, parse.GetValue(outDir)!, report, Console.Out,
+                progress: label => new Rlvr.Generation.ConsoleProgress(label)); }
             catch (ArgumentException e) { throw new CliException(e.Message); }
 
             foreach (var p in result.Report.Problems) Console.Error.WriteLine($"warning: {p}");
@@ -69,7 +70,7 @@ public static class SweepCommand
     }
 
     /// <summary>The training options every run shares: the config file, then the flags given.</summary>
-    static TrainConfig SharedConfig(string? file, ParseResult parse, TrainOptions options)
+    static TrainConfig SharedConfig(string? file, ParseResult parse, ConfigOptions<TrainConfig> options)
     {
         TrainConfig config;
         try { config = file is null ? new TrainConfig() : TrainConfig.Load(file); }

@@ -3,7 +3,7 @@ using Rlvr.Training;
 
 namespace Rlvr.Cli.Commands;
 
-/// <summary><c>rlvr train</c>: one option per <see cref="TrainConfig"/> property (<see cref="TrainOptions"/>),
+/// <summary><c>rlvr train</c>: one option per <see cref="TrainConfig"/> property (<see cref="ConfigOptions{TConfig}"/>),
 /// plus <c>--config FILE</c> (flags override the file) and <c>--resume RUN_DIR</c>.</summary>
 public static class TrainCommand
 {
@@ -11,10 +11,10 @@ public static class TrainCommand
     {
         var cmd = new Command("train", "Train a model with PSR, NSR, W-REINFORCE, REINFORCE or GRPO on MATH (defaults: the small reference's settings).");
         var configFile = new Option<string?>("--config") { Description = "JSON config file with any of the options below (snake_case or dashed keys); flags given here override it" };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last complete checkpoint (its saved config is used; flags given here override it)" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last complete checkpoint (its saved config is used; flags given here override it, and the override is recorded in the run folder's config.json and overrides.jsonl)" };
         cmd.Options.Add(configFile);
         cmd.Options.Add(resume);
-        var options = new TrainOptions(cmd, _ => true);
+        var options = new ConfigOptions<TrainConfig>(cmd, _ => true);
 
         cmd.SetAction(parse =>
         {
@@ -31,7 +31,7 @@ public static class TrainCommand
             if (resumeDir is not null) config.Out = resumeDir;
             try { config.Validate(); }
             catch (ArgumentException e) { throw new CliException(e.Message); }
-            Trainer.Run(config, resume: resumeDir is not null, Console.Out);
+            Trainer.Run(config, resume: resumeDir is not null, Console.Out, label => new Rlvr.Generation.ConsoleProgress(label));
             return 0;
         });
         return cmd;

@@ -15,9 +15,9 @@ public sealed record GenerationProgress(long GeneratedTokens, long PrefilledToke
 
 /// <summary>
 /// Shows generation progress on stderr: a redrawn bar when stderr is a terminal, otherwise a plain
-/// line every <see cref="Interval"/> (logs, CI, files). <see cref="Finish"/> prints the final state.
+/// line every <see cref="Interval"/> (logs, CI, files). <see cref="Finish"/> (or Dispose) prints the final state.
 /// </summary>
-public sealed class ConsoleProgress : IProgress<GenerationProgress>
+public sealed class ConsoleProgress : IProgress<GenerationProgress>, IDisposable
 {
     readonly TextWriter writer;
     readonly bool terminal;
@@ -51,6 +51,9 @@ public sealed class ConsoleProgress : IProgress<GenerationProgress>
         Show(last);
         if (terminal) writer.WriteLine();
     }
+
+    /// <summary><see cref="Finish"/>: a caller that only knows <see cref="IProgress{T}"/> ends it by disposing it.</summary>
+    public void Dispose() => Finish();
 
     void Show(GenerationProgress p)
     {

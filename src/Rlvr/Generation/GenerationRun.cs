@@ -140,11 +140,12 @@ internal sealed class GenerationRun : IDisposable
         var tokens = drawn.Tokens.cpu().data<long>().ToArray();
         var logProbs = drawn.LogProbs.cpu().data<float>().ToArray();
         var samplingLogProbs = drawn.SamplingLogProbs.cpu().data<float>().ToArray();
+        var temperedLogProbs = drawn.TemperedLogProbs.cpu().data<float>().ToArray();
         for (var r = 0; r < rows; r++)
         {
             if (sequenceOf[r] == Idle) continue;
             var s = sequences[sequenceOf[r]];
-            s.Append((int)tokens[r], logProbs[r], samplingLogProbs[r]);
+            s.Append((int)tokens[r], logProbs[r], samplingLogProbs[r], temperedLogProbs[r]);
             generatedTokens++;
             if (Finished(s))
             {
@@ -338,7 +339,10 @@ internal sealed class GenerationRun : IDisposable
             text = decode(s.EndsWithStopToken ? s.Ids.GetRange(0, ids.Length - 1) : s.Ids);
             if (s.StopString is { } stop) text = text[..StopStringStart(text, decode(s.Ids.GetRange(0, ids.Length - 1)).Length, stop)];
         }
-        return new Completion(s.PromptIndex, s.SampleIndex, ids, [.. s.LogProbs], [.. s.SamplingLogProbs], text, s.Finish!.Value);
+        return new Completion(s.PromptIndex, s.SampleIndex, ids, [.. s.LogProbs], [.. s.SamplingLogProbs], text, s.Finish!.Value)
+        {
+            TemperedLogProbs = [.. s.TemperedLogProbs],
+        };
     }
 
     /// <summary>
@@ -391,17 +395,19 @@ internal sealed class GenerationRun : IDisposable
         public List<int> Ids { get; private set; } = [];
         public List<float> LogProbs { get; private set; } = [];
         public List<float> SamplingLogProbs { get; private set; } = [];
+        public List<float> TemperedLogProbs { get; private set; } = [];
         public FinishReason? Finish { get; set; }
         public bool EndsWithStopToken { get; set; }
         public string? StopString { get; set; }
         /// <summary>Set when the sequence finishes; its growing lists are dropped then (evaluation holds 1246 x n of these).</summary>
         public Completion? Result { get; private set; }
 
-        public void Append(int id, float logProb, float samplingLogProb)
+        public void Append(int id, float logProb, float samplingLogProb, float temperedLogProb)
         {
             Ids.Add(id);
             LogProbs.Add(logProb);
             SamplingLogProbs.Add(samplingLogProb);
+            TemperedLogProbs.Add(temperedLogProb);
         }
 
         public void Complete(Completion result)
@@ -410,6 +416,7 @@ internal sealed class GenerationRun : IDisposable
             Ids = [];
             LogProbs = [];
             SamplingLogProbs = [];
+            TemperedLogProbs = [];
         }
     }
 

@@ -59,9 +59,18 @@ public static class FinishReasons
 /// One sampled completion of prompt <paramref name="PromptIndex"/> (sample <paramref name="SampleIndex"/> of n).
 /// <paramref name="TokenIds"/> are exactly the sampled ids, a stop token included.
 /// <paramref name="LogProbs"/>[i] = log p(TokenIds[i]) under the model at temperature 1 (what <c>rlvr logprobs</c>
-/// and the trainer compute); <paramref name="SamplingLogProbs"/>[i] = its log-probability under the distribution it
+/// computes; the trainer uses <see cref="PolicyLogProbs"/>); <paramref name="SamplingLogProbs"/>[i] = its log-probability under the distribution it
 /// was drawn from (after min-tokens, temperature, top-k, top-p; 0 when greedy).
 /// <paramref name="Text"/>: the decoded ids without a final stop token, cut before a stop string; empty without a decoder.
 /// </summary>
 public sealed record Completion(int PromptIndex, int SampleIndex, int[] TokenIds, float[] LogProbs, float[] SamplingLogProbs,
-    string Text, FinishReason FinishReason);
+    string Text, FinishReason FinishReason)
+{
+    /// <summary>[i] = log p(TokenIds[i]) under softmax(logits / temperature) over the whole vocabulary, before top-k/top-p
+    /// (and min-tokens): the policy the trainer optimises (docs/objectives.md). Equal to <see cref="SamplingLogProbs"/>
+    /// without top-k/top-p; null from a source that does not report it, where the trainer uses <see cref="SamplingLogProbs"/>.</summary>
+    public float[]? TemperedLogProbs { get; init; }
+
+    /// <summary>The log-probs the trainer's ratio compares with: <see cref="TemperedLogProbs"/>, else <see cref="SamplingLogProbs"/>.</summary>
+    public float[] PolicyLogProbs => TemperedLogProbs ?? SamplingLogProbs;
+}

@@ -27,8 +27,10 @@ internal static class TokenSampling
     /// <summary>Columns of the logits buffer for a vocabulary: a whole number of blocks.</summary>
     public static long PaddedWidth(long vocab) => (vocab + BlockSize - 1) / BlockSize * BlockSize;
 
-    /// <summary>All [B]: the drawn tokens (int64), their log-probs under the model at temperature 1, and under the sampling distribution.</summary>
-    public sealed record Drawn(Tensor Tokens, Tensor LogProbs, Tensor SamplingLogProbs);
+    /// <summary>All [B]: the drawn tokens (int64), their log-probs under the model at temperature 1, under the sampling
+    /// distribution, and under softmax(logits / T) over the whole vocabulary (the tempered policy the trainer
+    /// optimises; equal to the sampling log-probs without top-k/top-p).</summary>
+    public sealed record Drawn(Tensor Tokens, Tensor LogProbs, Tensor SamplingLogProbs, Tensor TemperedLogProbs);
 
     /// <summary>
     /// <paramref name="padded"/> [B, PaddedWidth(vocab)]: logits in the first <paramref name="vocab"/> columns,
@@ -51,7 +53,8 @@ internal static class TokenSampling
         {
             var best = logits.argmax(1, keepdim: true);
             logZ ??= logits.logsumexp(1, keepdim: true);
-            return new Drawn(best.squeeze(1), (logits.gather(1, best) - logZ).squeeze(1), torch.zeros(logits.shape[0], ScalarType.Float32, logits.device));
+            var none = torch.zeros(logits.shape[0], ScalarType.Float32, logits.device);
+            return new Drawn(best.squeeze(1), (logits.gather(1, best) - logZ).squeeze(1), none, none);
         }
 
         var t = p.Temperature;
@@ -71,8 +74,8 @@ internal static class TokenSampling
         if (!topK && p.TopP >= 1)
         {
             var (index, logWeight, logTotal) = BlockInverseCdf(padded, uniforms);
-            var sampling = logWeight - logTotal;
-            return new Drawn(index.squeeze(1), ModelLogProb(logWeight, logModelTotal ?? logTotal).squeeze(1), sampling.squeeze(1));
+            var sampling = (logWeight - logTotal).squeeze(1);
+            return new Drawn(index.squeeze(1), ModelLogProb(logWeight, logModelTotal ?? logTotal).squeeze(1), sampling, sampling);
         }
 
         // Top-k / top-p: the candidates in order of probability (weights order tokens as logits do).
@@ -87,8 +90,10 @@ internal static class TokenSampling
             probs.masked_fill_(massBefore.ge(p.TopP), 0);
         }
         var (at, logProb, logSum) = InverseCdf(probs, uniforms);
-        var modelLogProb = ModelLogProb(candidates.gather(1, at).log_(), logModelTotal);
-        return new Drawn(candidateIds.gather(1, at).squeeze(1), modelLogProb.squeeze(1), (logProb - logSum).squeeze(1));
+        var logWeightAt = candidates.gather(1, at).log_();
+        var tempered = logWeightAt - total.log();
+        var modelLogProb = ModelLogProb(logWeightAt, logModelTotal);
+        return new Drawn(candidateIds.gather(1, at).squeeze(1), modelLogProb.squeeze(1), (logProb - logSum).squeeze(1), tempered.squeeze(1));
     }
 
     /// <summary>

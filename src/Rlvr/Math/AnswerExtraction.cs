@@ -52,7 +52,9 @@ public static partial class AnswerExtraction
         if (options.BareAnswer && IsBareAnswer(response)) return (response.Trim(), "bare");
         // A short text the parser does not read ("{Friday}", "October 30"): compared as text.
         if (options.BareAnswer && IsShortText(response)) return (response.Trim(), "bare text");
-        if (options.LastMath && LastMathSegment(response) is { } math) return (math, "last math");
+        var lastMath = options.LastMath ? LastMathSegment(response) : null;
+        if (options.LastMath && FinalStatement(response, lastMath?.End ?? 0) is { } stated) return (stated, "final statement");
+        if (lastMath is { } math) return (math.Content, "last math");
         if (options.LastNumber && LastNumberIn(response) is { } number) return (number, "last number");
         return (null, "none");
     }
@@ -67,6 +69,14 @@ public static partial class AnswerExtraction
             return trimmed;
         var (answer, _) = ExtractWithSource(gold, ExtractionOptions.Default);
         return answer ?? trimmed;
+    }
+
+    /// <summary>The last <paramref name="count"/> closed boxes of a text as one answer list ("3, -4"); null when it has fewer.</summary>
+    internal static string? LastBoxes(string text, int count)
+    {
+        var boxes = BoxedAnswer.All(text).Where(b => b.Closed).ToList();
+        if (boxes.Count < count) return null;
+        return string.Join(", ", boxes.Skip(boxes.Count - count).Select(b => Inner(b.Content).Trim()));
     }
 
     /// <summary>The last box, joined with the boxes right before it that are separated from it only by "," / "and" / "or".</summary>
@@ -115,9 +125,41 @@ public static partial class AnswerExtraction
             }
             candidate = LatexNormalizer.TrimPunctuation(candidate.Trim().Trim('*').Trim());
             if (candidate.Length > 0 && candidate.Length <= MaxPhraseLength && LooksLikeAnswer(candidate)) return candidate;
+            // "Final Answer: The smallest $k$ is 27": a sentence whose value follows its last "is" / "=".
+            if (candidate.Length <= MaxPhraseLength && AfterLastAnchor(candidate) is { } value) return value;
         }
         return null;
     }
+
+    /// <summary>What follows the last "is" / "are" / "equals" / "=" of a sentence, when it is math (not words).</summary>
+    static string? AfterLastAnchor(string sentence)
+    {
+        Match? last = null;
+        foreach (Match m in Anchor().Matches(sentence)) last = m;
+        if (last is null) return null;
+        int from = last.Index + last.Length;
+        var rest = MathSegmentAt(sentence, from) is { } seg ? seg.Content : sentence[from..];
+        rest = LatexNormalizer.TrimPunctuation(rest.Trim());
+        if (rest.Length == 0 || (MathSegmentAt(sentence, from) is null && HasMathDelimiter(rest))) return null;
+        return MathParser.Parse(LatexNormalizer.Normalize(rest)) is { } node and not TextNode ? rest : null;
+    }
+
+    [GeneratedRegex(@"(?:\b(?:is|are|was|were|equals|be)\b\s*:?|=)\s*", RegexOptions.IgnoreCase)]
+    private static partial Regex Anchor();
+
+    /// <summary>
+    /// A number that ends the text after its last math segment, stated by "is", "=", "gives", "paid" ...:
+    /// "Since $n > 0$, the number of students is 41." gives 41, "giving x = 5." gives 5, not the last formula before.
+    /// </summary>
+    internal static string? FinalStatement(string text, int afterMath)
+    {
+        int from = System.Math.Max(afterMath, text.Length - 200);
+        var m = FinalNumber().Match(text, from);
+        return m.Success ? m.Groups["n"].Value : null;
+    }
+
+    [GeneratedRegex(@"(?:\b(?:is|are|was|were|equals|be|gives|giving|get|gets|got|obtain|obtains|paid|pays|costs?|makes|totals?)\s+|=\s*)(?:(?:about|approximately|exactly|only|just)\s+)?(?:[A-Za-z]\s*=\s*)?(?<n>-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)(?:\s+[A-Za-z]+){0,3}\s*[.!]?\s*$", RegexOptions.IgnoreCase)]
+    private static partial Regex FinalNumber();
 
     /// <summary>Math the parser reads (words allowed around it), a box, or a short text that is not a sentence.</summary>
     static bool LooksLikeAnswer(string candidate)
@@ -144,18 +186,20 @@ public static partial class AnswerExtraction
         return node is not null && (node is not TextNode || (Words().Count(t) <= 6 && !IsSentence(t)));
     }
 
+    /// <summary>A math delimiter: \( or \[, or a $ that has a partner (a lone "3,15 $" is a currency sign).</summary>
     static bool HasMathDelimiter(string t)
     {
+        int dollars = 0;
         for (int i = 0; i < t.Length; i++)
         {
-            if (t[i] == '$') return true;
+            if (t[i] == '$') dollars++;
             if (t[i] == '\\' && i + 1 < t.Length)
             {
                 if (t[i + 1] is '(' or '[') return true;
                 i++;
             }
         }
-        return false;
+        return dollars >= 2;
     }
 
     static bool IsShortText(string response)
@@ -179,10 +223,10 @@ public static partial class AnswerExtraction
         return t.Split(' ', StringSplitOptions.RemoveEmptyEntries).Any(w => w == "I");
     }
 
-    /// <summary>The content of the last math segment of the text.</summary>
-    internal static string? LastMathSegment(string text)
+    /// <summary>The content of the last math segment of the text, and where it ends.</summary>
+    static Segment? LastMathSegment(string text)
     {
-        string? last = null;
+        Segment? last = null;
         int i = 0;
         // Once an opener has no closer after it, no later opener of its kind has one: skip them (linear time).
         var unclosed = new HashSet<char>();
@@ -193,7 +237,7 @@ public static partial class AnswerExtraction
             {
                 if (MathSegmentAt(text, i) is { } seg)
                 {
-                    if (seg.Content.Trim().Length > 0) last = seg.Content.Trim();
+                    if (seg.Content.Trim().Length > 0) last = seg with { Content = seg.Content.Trim() };
                     i = seg.End;
                     continue;
                 }

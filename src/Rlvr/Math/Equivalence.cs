@@ -35,19 +35,21 @@ internal sealed class Equivalence
     Verdict Compare(MathNode g, MathNode p, int level)
     {
         if (level > MaxLevel || --budget < 0) return Verdict.Unknown("comparison too deep");
-        g = Expand(Unwrap(g));
-        p = Expand(Unwrap(p));
+        g = GroupAssignments(Expand(Unwrap(g)));
+        p = GroupAssignments(Expand(Unwrap(p)));
+        if (g is not MatrixNode && TreeFacts.Contains<MatrixNode>(g) && MatrixValue(g) is { } gm) g = gm;
+        if (p is not MatrixNode && TreeFacts.Contains<MatrixNode>(p) && MatrixValue(p) is { } pm) p = pm;
 
         if (g is RelationNode gr && p is RelationNode pr) return CompareRelations(gr, pr);
         if (p is RelationNode predRel)
         {
-            if (AssignedValue(predRel) is { } v) p = v;
+            if (AssignedValue(predRel, prediction: true) is { } v) p = v;
             else if (IsSetLike(g) && InequalityToSet(predRel) is { } set) p = set;
             else return Verdict.Different("the prediction is an equation or inequality, the gold is not");
         }
         if (g is RelationNode goldRel)
         {
-            if (AssignedValue(goldRel) is { } v) g = v;
+            if (AssignedValue(goldRel, prediction: false) is { } v) g = v;
             else if (IsSetLike(p) && InequalityToSet(goldRel) is { } set) g = set;
             else return Verdict.Different("the gold is an equation or inequality, the prediction is not");
         }
@@ -133,31 +135,141 @@ internal sealed class Equivalence
     /// The value an equation assigns: <c>x = 3</c>, <c>f(x) = x^2</c>, <c>3 = x</c>, or a computation
     /// chain of constants <c>1 + 2 = 3</c> gives its last side. <c>7 = 11a + c</c> assigns nothing.
     /// </summary>
-    static MathNode? AssignedValue(RelationNode r)
+    static MathNode? AssignedValue(RelationNode r, bool prediction)
     {
         if (r.Ops.Any(o => o is not (RelOp.Eq or RelOp.Approx))) return null;
-        var first = r.Operands[0];
-        var last = r.Operands[^1];
-        if (IsSymbolLike(first)) return last;
-        if (r.Operands.Count == 2 && IsSymbolLike(last)) return first;
-        if (r.Operands.All(o => !TreeFacts.HasSymbols(o))) return last;
+        var operands = r.Operands;
+        // \frac{\sqrt2}{2} \approx 0.707, x = \sqrt3 \approx 1.732: the exact part, the side before the first \approx.
+        int approx = 0;
+        while (approx < r.Ops.Count && r.Ops[approx] != RelOp.Approx) approx++;
+        if (approx < r.Ops.Count && !IsSymbolLike(operands[approx], prediction)) operands = operands.Take(approx + 1).ToList();
+        if (operands.Count == 1) return operands[0];
+        var first = operands[0];
+        var last = operands[^1];
+        if (IsSymbolLike(first, prediction)) return last;
+        if (operands.Count == 2 && IsSymbolLike(last, prediction)) return first;
+        if (operands.All(o => !TreeFacts.HasSymbols(o))) return last;
         return null;
     }
 
     /// <summary>
-    /// A left-hand side that names what is assigned: x, a_1, f(x), f^{-1}(x), (x, y), m\angle A, AB.
-    /// Anything with a number or an operation (7, 2x, x + y) is a condition, not a name.
+    /// A left-hand side that names what is assigned: x, a_1, f(x), f^{-1}(x), (x, y), m\angle A, AB, and quantities
+    /// built from names only: |PQ|, P:Q, \frac{AM}{MC}, [ABC]. Anything with a number (7, 2x, x^2 + 1) is a
+    /// condition to solve, not a name. A sum of names (x + y = 15) names a value in a prediction (asked for x + y);
+    /// in a gold answer it is an equation (a line).
     /// </summary>
-    static bool IsSymbolLike(MathNode n) => n switch
+    static bool IsSymbolLike(MathNode n, bool sums = false) => n switch
     {
         SymbolNode => true,
         TupleNode t => t.Items.All(i => i is SymbolNode),
         PowNode { Base: SymbolNode } p => p.Exp is NegNode { X: NumberNode { Text: "1" } },
-        ProductNode p => p.Factors.All(IsSymbolLike),
+        ProductNode p => p.Factors.All(f => IsSymbolLike(f, sums)),
+        FuncNode { Name: "abs" or "ratio" } f => f.Args.All(a => IsSymbolLike(a, sums)),
+        DivNode d => IsSymbolLike(d.A, sums) && IsSymbolLike(d.B, sums),
+        SumNode s => sums && s.Terms.All(t => IsSymbolLike(t is NegNode neg ? neg.X : t, sums)),
         _ => false,
     };
 
+    /// <summary>
+    /// m=3, n=1; m=5, n=1: assignments that give the same names values in turn are one tuple per turn,
+    /// (3, 1), (5, 1). A single turn (x=1, y=2) is left to the tuple rule.
+    /// </summary>
+    static MathNode GroupAssignments(MathNode n)
+    {
+        if (n is not AnswerListNode { Items.Count: >= 4 } l) return n;
+        var names = new List<string>(l.Items.Count);
+        foreach (var item in l.Items)
+        {
+            if (item is not RelationNode { Ops: [RelOp.Eq], Operands: [SymbolNode name, _] }) return n;
+            names.Add(name.Name);
+        }
+        int k = names.IndexOf(names[0], 1);
+        if (k < 2 || names.Count % k != 0 || names.Take(k).Distinct().Count() != k) return n;
+        for (int i = k; i < names.Count; i++) if (names[i] != names[i % k]) return n;
+        var tuples = l.Items.Chunk(k).Select(turn => (MathNode)new TupleNode(turn.Select(a => ((RelationNode)a).Operands[1]).ToList(), true));
+        return new AnswerListNode(tuples.ToList());
+    }
+
+    // ---------- matrix arithmetic ----------
+
+    const int MaxMatrixSide = 8;
+
+    /// <summary>A sum, difference, scalar multiple, quotient by a scalar or product of explicit matrices, as one matrix of entry trees; null otherwise.</summary>
+    static MatrixNode? MatrixValue(MathNode n)
+    {
+        switch (n)
+        {
+            case MatrixNode m:
+                return m.Rows.Count <= MaxMatrixSide && m.Rows[0].Count <= MaxMatrixSide ? m : null;
+            case NegNode neg:
+                return MatrixValue(neg.X) is { } negated ? Map(negated, e => new NegNode(e)) : null;
+            case DivNode d when !TreeFacts.Contains<MatrixNode>(d.B):
+                return MatrixValue(d.A) is { } a ? Map(a, e => new DivNode(e, d.B)) : null;
+            case SumNode s:
+            {
+                MatrixNode? acc = null;
+                foreach (var t in s.Terms)
+                {
+                    if (MatrixValue(t) is not { } m) return null;
+                    if (acc is null) { acc = m; continue; }
+                    if (m.Rows.Count != acc.Rows.Count || m.Rows[0].Count != acc.Rows[0].Count) return null;
+                    var sum = acc;
+                    acc = new MatrixNode(sum.Rows.Select((row, i) => (IReadOnlyList<MathNode>)row.Select((e, j) => (MathNode)new SumNode([e, m.Rows[i][j]])).ToList()).ToList());
+                }
+                return acc;
+            }
+            case ProductNode p:
+            {
+                // Left to right: scalars scale, matrices multiply in the order written (AB is not BA).
+                MathNode acc = p.Factors[0];
+                foreach (var f in p.Factors.Skip(1))
+                {
+                    bool accMatrix = TreeFacts.Contains<MatrixNode>(acc), fMatrix = TreeFacts.Contains<MatrixNode>(f);
+                    if (!accMatrix && !fMatrix) acc = new ProductNode([acc, f]);
+                    else if (!accMatrix) acc = MatrixValue(f) is { } fm ? Map(fm, e => new ProductNode([acc, e])) : null!;
+                    else if (!fMatrix) acc = MatrixValue(acc) is { } am ? Map(am, e => new ProductNode([e, f])) : null!;
+                    else acc = MatrixValue(acc) is { } left && MatrixValue(f) is { } right ? Multiply(left, right)! : null!;
+                    if (acc is null) return null;
+                }
+                return acc as MatrixNode;
+            }
+            default:
+                return null;
+        }
+    }
+
+    static MatrixNode Map(MatrixNode m, Func<MathNode, MathNode> f) =>
+        new(m.Rows.Select(row => (IReadOnlyList<MathNode>)row.Select(f).ToList()).ToList());
+
+    static MatrixNode? Multiply(MatrixNode a, MatrixNode b)
+    {
+        int n = a.Rows.Count, inner = a.Rows[0].Count, m = b.Rows[0].Count;
+        if (inner != b.Rows.Count) return null;
+        var rows = new List<IReadOnlyList<MathNode>>(n);
+        for (int i = 0; i < n; i++)
+        {
+            var row = new List<MathNode>(m);
+            for (int j = 0; j < m; j++)
+                row.Add(new SumNode(Enumerable.Range(0, inner).Select(k => (MathNode)new ProductNode([a.Rows[i][k], b.Rows[k][j]])).ToList()));
+            rows.Add(row);
+        }
+        return new MatrixNode(rows);
+    }
+
     Verdict CompareRelations(RelationNode g, RelationNode p)
+    {
+        var v = CompareRelationsAlgebraically(g, p);
+        if (v.IsEqual) return v;
+        // -3 < x < 3 against |x| < 3: inequalities in the same one variable that describe the same set.
+        var (gv, pv) = (new HashSet<string>(), new HashSet<string>());
+        TreeFacts.CollectSymbols(g, gv);
+        TreeFacts.CollectSymbols(p, pv);
+        if (gv.SetEquals(pv) && InequalityToSet(g) is { } gs && InequalityToSet(p) is { } ps && CompareSets(gs, ps, MaxLevel - 2) is { IsEqual: true } sets)
+            return Verdict.Equal("the same set: " + sets.Reason);
+        return v;
+    }
+
+    Verdict CompareRelationsAlgebraically(RelationNode g, RelationNode p)
     {
         var gs = Normalize(g);
         var ps = Normalize(p);
@@ -224,14 +336,13 @@ internal sealed class Equivalence
         if (vars is null) return Verdict.Unknown("too many variables");
         Complex? ratio = null;
         int valid = 0;
-        foreach (var env in Points(vars, TreeFacts.IsDomainSensitive(f) || TreeFacts.IsDomainSensitive(h)))
+        foreach (var env in Points(vars, TreeFacts.IsDomainSensitive(f) || TreeFacts.IsDomainSensitive(h), 1))
         {
-            var a = NumericEvaluator.Evaluate(f, env);
-            var b = NumericEvaluator.Evaluate(h, env);
+            var a = NumericEvaluator.Evaluate(f, env, out double fa);
+            var b = NumericEvaluator.Evaluate(h, env, out double ha);
             if (IsNaN(a) || IsNaN(b)) continue;
             valid++;
-            double scale = System.Math.Max(1, System.Math.Max(a.Magnitude, b.Magnitude));
-            bool aZero = a.Magnitude <= PointTolerance * scale, bZero = b.Magnitude <= PointTolerance * scale;
+            bool aZero = Near(a, 0, fa, PointTolerance), bZero = Near(b, 0, ha, PointTolerance);
             if (aZero || bZero)
             {
                 if (aZero != bZero) return Verdict.Different("not proportional");
@@ -264,18 +375,18 @@ internal sealed class Equivalence
         if (r.Ops.Count == 1)
         {
             var (a, op, b) = (r.Operands[0], r.Ops[0], r.Operands[1]);
-            if (IsVariableOrItsAbs(b) && !IsVariableOrItsAbs(a)) { (a, b) = (b, a); op = Flip(op); }
-            if (!IsVariableOrItsAbs(a) || TreeFacts.HasSymbols(b)) return null;
-            if (a is FuncNode)
+            if (IsVariableOrItsDistance(b) && !IsVariableOrItsDistance(a)) { (a, b) = (b, a); op = Flip(op); }
+            if (!IsVariableOrItsDistance(a) || TreeFacts.HasSymbols(b)) return null;
+            if (DistanceCentre(a) is { } c)
             {
-                // |x| < c is (-c, c); |x| > c is (-oo, -c) U (c, oo).
-                var negB = new NegNode(b);
+                // |x - c| < b is (c - b, c + b); |x - c| > b is (-oo, c - b) U (c + b, oo).
+                MathNode lo = new SumNode([c, new NegNode(b)]), hi = new SumNode([c, b]);
                 return op switch
                 {
-                    RelOp.Lt or RelOp.Le => new IntervalNode(negB, b, op == RelOp.Le, op == RelOp.Le),
+                    RelOp.Lt or RelOp.Le => new IntervalNode(lo, hi, op == RelOp.Le, op == RelOp.Le),
                     RelOp.Gt or RelOp.Ge => new SetOpNode(SetOpKind.Union,
-                        [new IntervalNode(negInf, negB, false, op == RelOp.Ge), new IntervalNode(b, inf, op == RelOp.Ge, false)]),
-                    RelOp.Eq => new SetNode([negB, b]),
+                        [new IntervalNode(negInf, lo, false, op == RelOp.Ge), new IntervalNode(hi, inf, op == RelOp.Ge, false)]),
+                    RelOp.Eq => new SetNode([lo, hi]),
                     _ => null,
                 };
             }
@@ -290,18 +401,35 @@ internal sealed class Equivalence
                 _ => null,
             };
         }
-        if (r.Ops.Count == 2 && r.Operands[1] is SymbolNode && !TreeFacts.HasSymbols(r.Operands[0]) && !TreeFacts.HasSymbols(r.Operands[2]))
+        if (r.Ops.Count == 2 && IsVariableOrItsDistance(r.Operands[1]) && !TreeFacts.HasSymbols(r.Operands[0]) && !TreeFacts.HasSymbols(r.Operands[2]))
         {
             var (lo, hi) = (r.Operands[0], r.Operands[2]);
             var (op1, op2) = (r.Ops[0], r.Ops[1]);
             if (op1 is RelOp.Gt or RelOp.Ge && op2 is RelOp.Gt or RelOp.Ge) { (lo, hi) = (hi, lo); (op1, op2) = (Flip(op2), Flip(op1)); }
-            if (op1 is RelOp.Lt or RelOp.Le && op2 is RelOp.Lt or RelOp.Le)
-                return new IntervalNode(lo, hi, op1 == RelOp.Le, op2 == RelOp.Le);
+            if (op1 is not (RelOp.Lt or RelOp.Le) || op2 is not (RelOp.Lt or RelOp.Le)) return null;
+            bool loClosed = op1 == RelOp.Le, hiClosed = op2 == RelOp.Le;
+            if (DistanceCentre(r.Operands[1]) is not { } c) return new IntervalNode(lo, hi, loClosed, hiClosed);
+            // lo <= |x - c| <= hi is [c - hi, c - lo] U [c + lo, c + hi].
+            return new SetOpNode(SetOpKind.Union,
+            [
+                new IntervalNode(new SumNode([c, new NegNode(hi)]), new SumNode([c, new NegNode(lo)]), hiClosed, loClosed),
+                new IntervalNode(new SumNode([c, lo]), new SumNode([c, hi]), loClosed, hiClosed),
+            ]);
         }
         return null;
     }
 
-    static bool IsVariableOrItsAbs(MathNode n) => n is SymbolNode || n is FuncNode { Name: "abs", Args: [SymbolNode] };
+    static bool IsVariableOrItsDistance(MathNode n) => n is SymbolNode || DistanceCentre(n) is not null;
+
+    /// <summary>The centre c of |x - c| (|x| is 0, |x + 2| is -2); null for anything else.</summary>
+    static MathNode? DistanceCentre(MathNode n)
+    {
+        if (n is not FuncNode { Name: "abs", Args: [var inner] }) return null;
+        if (inner is SymbolNode) return new NumberNode(BigRational.Zero, false, "0");
+        if (inner is SumNode { Terms: [SymbolNode, var t] } && !TreeFacts.HasSymbols(t)) return new NegNode(t);
+        if (inner is SumNode { Terms: [var u, SymbolNode] } && !TreeFacts.HasSymbols(u)) return new NegNode(u);
+        return null;
+    }
 
     static RelOp Flip(RelOp op) => op switch
     {
@@ -657,7 +785,9 @@ internal sealed class Equivalence
         var v = vars.Count == 0 ? CompareConstants(g, p) : CompareFunctions(g, p, vars);
         if (v.Decision != Decision.Unknown) return v;
         // Evaluation could not decide (an unknown function, an undefined value): compare the trees.
-        return g.ToString() == p.ToString() ? Verdict.Equal("same expression tree") : Verdict.Different($"{v.Reason}; trees differ");
+        if (g.ToString() == p.ToString()) return Verdict.Equal("same expression tree");
+        return TreeFacts.Canonical(g).ToString() == TreeFacts.Canonical(p).ToString()
+            ? Verdict.Equal("same expression tree up to the order of terms and factors") : Verdict.Different($"{v.Reason}; trees differ");
     }
 
     /// <summary>+1 for oo, -1 for -oo, 0 without infinity, null for infinity inside a larger expression.</summary>
@@ -675,14 +805,36 @@ internal sealed class Equivalence
         {
             if (ge == pe) return Verdict.Equal($"exact: {ge}");
             if (approximate && RoundedEqual(ge, pe)) return Verdict.Equal($"equal to 6 decimal places: {ge} ~ {pe}");
+            if (!TreeFacts.HasDecimal(g) && StatedPlaces(p) is int d && ge.RoundDecimals(d) == pe)
+                return Verdict.Equal($"the exact value rounded to the {d} places the prediction gives: {ge} ~ {pe}");
             return Verdict.Different($"exact values differ: {ge} vs {pe}");
         }
-        var a = NumericEvaluator.Evaluate(g, null);
-        var b = NumericEvaluator.Evaluate(p, null);
+        var a = NumericEvaluator.Evaluate(g, null, out double ga);
+        var b = NumericEvaluator.Evaluate(p, null, out double pa);
         if (IsNaN(a) || IsNaN(b)) return Verdict.Unknown("could not evaluate");
-        if (Close(a, b, ExactTolerance)) return Verdict.Equal($"numerically equal: {Show(a)}");
+        if (Near(a, b, System.Math.Max(ga, pa) * 1e-3, ExactTolerance)) return Verdict.Equal($"numerically equal: {Show(a)}");
         if (approximate && RoundedEqual(a, b)) return Verdict.Equal($"equal to 6 decimal places: {Show(a)} ~ {Show(b)}");
+        if (!TreeFacts.HasDecimal(g) && StatedPlaces(p) is int places && System.Math.Abs(a.Imaginary) < 1e-12
+            && System.Math.Round(a.Real, places, MidpointRounding.AwayFromZero) is var rounded
+            && System.Math.Abs(rounded - b.Real) <= 1e-12 * System.Math.Max(1, System.Math.Abs(rounded)))
+            return Verdict.Equal($"the value rounded to the {places} places the prediction gives: {Show(a)} ~ {Show(b)}");
         return Verdict.Different($"values differ: {Show(a)} vs {Show(b)}");
+    }
+
+    /// <summary>
+    /// The decimal places of a prediction that is a plain decimal with at least 4 places and 4 significant digits
+    /// (0.6667, -1.4142): such a prediction states its precision, and an exact gold that rounds to it there is
+    /// equal. Shorter decimals (0.333, 3.14, 33.33) are not: they are left to the 6-places rule.
+    /// </summary>
+    static int? StatedPlaces(MathNode p)
+    {
+        if (p is NegNode neg) p = neg.X;
+        if (p is not NumberNode { IsDecimal: true } n || n.Text.Contains('e') || n.Text.Contains('E')) return null;
+        int dot = n.Text.IndexOf('.');
+        if (dot < 0) return null;
+        int places = n.Text.Length - dot - 1;
+        int significant = n.Text.Replace(".", "").TrimStart('0').Length;
+        return places is >= 4 and <= 12 && significant >= 4 ? places : null;
     }
 
     /// <summary>Equal when rounded to 6 decimal places (math-verify's rule); tiny values must also agree to 0.1 %.</summary>
@@ -706,30 +858,45 @@ internal sealed class Equivalence
         return m >= 1e-3 || System.Math.Abs(x - y) <= 1e-3 * m;
     }
 
-    static bool Close(Complex a, Complex b, double tol) =>
-        (a - b).Magnitude <= tol * System.Math.Max(a.Magnitude, b.Magnitude) || (a - b).Magnitude <= 1e-12;
-
     static string Show(Complex c) => System.Math.Abs(c.Imaginary) < 1e-12
         ? c.Real.ToString("G10", CultureInfo.InvariantCulture)
         : $"{c.Real.ToString("G10", CultureInfo.InvariantCulture)}{(c.Imaginary < 0 ? "-" : "+")}{System.Math.Abs(c.Imaginary).ToString("G10", CultureInfo.InvariantCulture)}i";
 
     static bool IsNaN(Complex c) => double.IsNaN(c.Real) || double.IsNaN(c.Imaginary);
 
+    /// <summary>
+    /// Equal at random points. Where a side overflows or underflows a double at most of them (e^{1000x}), the
+    /// points are tried again nearer 0; a comparison with too few points where both are finite is undecided.
+    /// </summary>
     static Verdict CompareFunctions(MathNode g, MathNode p, List<string> vars)
     {
+        bool positiveOnly = TreeFacts.IsDomainSensitive(g) || TreeFacts.IsDomainSensitive(p);
         int valid = 0;
-        foreach (var env in Points(vars, TreeFacts.IsDomainSensitive(g) || TreeFacts.IsDomainSensitive(p)))
+        foreach (var shrink in PointScales)
         {
-            var a = NumericEvaluator.Evaluate(g, env);
-            var b = NumericEvaluator.Evaluate(p, env);
-            if (IsNaN(a) || IsNaN(b)) continue;
-            double scale = System.Math.Max(1, System.Math.Max(a.Magnitude, b.Magnitude));
-            if ((a - b).Magnitude > PointTolerance * scale)
-                return Verdict.Different($"differ at {string.Join(", ", env.Select(kv => kv.Key + "=" + Show(kv.Value)))}: {Show(a)} vs {Show(b)}");
-            valid++;
+            foreach (var env in Points(vars, positiveOnly, shrink))
+            {
+                var a = NumericEvaluator.Evaluate(g, env, out double ga);
+                var b = NumericEvaluator.Evaluate(p, env, out double pa);
+                if (IsNaN(a) || IsNaN(b)) continue;
+                if (!Near(a, b, System.Math.Max(ga, pa), PointTolerance))
+                    return Verdict.Different($"differ at {string.Join(", ", env.Select(kv => kv.Key + "=" + Show(kv.Value)))}: {Show(a)} vs {Show(b)}");
+                valid++;
+            }
+            if (valid >= 3) return Verdict.Equal($"equal at {valid} random points of {string.Join(", ", vars)}");
         }
-        return valid >= 3 ? Verdict.Equal($"equal at {valid} random points of {string.Join(", ", vars)}") : Verdict.Unknown("too few points where both are defined");
+        return Verdict.Unknown("too few points where both are defined");
     }
+
+    /// <summary>Point sets tried in turn: the random points, then the same points 100 and 10,000 times nearer 0.</summary>
+    static readonly double[] PointScales = [1, 1e-2, 1e-4];
+
+    /// <summary>
+    /// a and b agree to <paramref name="tol"/> relative to the larger of them, or to the largest magnitude that
+    /// cancelled while computing them (so that sin^2 x + cos^2 x - 1 is 0, but x^{-500} is not).
+    /// </summary>
+    static bool Near(Complex a, Complex b, double cancelled, double tol) =>
+        (a - b).Magnitude <= tol * System.Math.Max(cancelled, System.Math.Max(a.Magnitude, b.Magnitude));
 
     // ---------- random points ----------
 
@@ -769,13 +936,13 @@ internal sealed class Equivalence
     /// Variable bindings to test at: positive values (where contest problems take their variables),
     /// and, unless roots or logarithms of variables make the value branch-dependent, some negative ones.
     /// </summary>
-    static IEnumerable<Dictionary<string, Complex>> Points(List<string> vars, bool positiveOnly)
+    static IEnumerable<Dictionary<string, Complex>> Points(List<string> vars, bool positiveOnly, double shrink)
     {
         var rows = positiveOnly ? PositivePoints : PositivePoints.Concat(SignedPoints);
         foreach (var row in rows)
         {
             var env = new Dictionary<string, Complex>(vars.Count);
-            for (int j = 0; j < vars.Count; j++) env[vars[j]] = row[j];
+            for (int j = 0; j < vars.Count; j++) env[vars[j]] = row[j] * shrink;
             yield return env;
         }
     }

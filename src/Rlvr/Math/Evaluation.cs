@@ -6,20 +6,39 @@ namespace Rlvr.Math;
 internal static class ExactEvaluator
 {
     /// <summary>The exact rational value, or null when it is not rational, not constant, or too large to keep exactly.</summary>
-    public static BigRational? Evaluate(MathNode node)
+    public static BigRational? Evaluate(MathNode node) => Evaluate(node, null);
+
+    /// <summary>Longest \sum or \prod evaluated term by term.</summary>
+    internal const int MaxTerms = 1000;
+
+    static BigRational? Evaluate(MathNode node, Dictionary<string, BigRational>? index)
     {
         switch (node)
         {
             case NumberNode n: return n.Value;
+            case SymbolNode s: return index is not null && index.TryGetValue(s.Name, out var bound) ? bound : null;
+            case FuncNode { Name: "sum" or "prod" } big:
+            {
+                if (Range(big, index) is not var (name, lo, count)) return null;
+                var inner = index is null ? new Dictionary<string, BigRational>() : new Dictionary<string, BigRational>(index);
+                BigRational acc = big.Name == "sum" ? BigRational.Zero : BigRational.One;
+                for (int k = 0; k < count; k++)
+                {
+                    inner[name] = BigRational.FromInteger(lo + k);
+                    if (Evaluate(big.Args[0], inner) is not { } term || (big.Name == "sum" ? acc + term : acc * term) is not { } next) return null;
+                    acc = next;
+                }
+                return acc;
+            }
             case BaseNumberNode bn: return BaseValue(bn);
-            case NegNode n: return Evaluate(n.X) is { } negated ? -negated : null;
-            case PercentNode p: return Evaluate(p.X);
+            case NegNode n: return Evaluate(n.X, index) is { } negated ? -negated : null;
+            case PercentNode p: return Evaluate(p.X, index);
             case SumNode s:
             {
                 BigRational acc = BigRational.Zero;
                 foreach (var t in s.Terms)
                 {
-                    if (Evaluate(t) is not { } v || (acc + v) is not { } next) return null;
+                    if (Evaluate(t, index) is not { } v || (acc + v) is not { } next) return null;
                     acc = next;
                 }
                 return acc;
@@ -29,17 +48,17 @@ internal static class ExactEvaluator
                 BigRational acc = BigRational.One;
                 foreach (var f in p.Factors)
                 {
-                    if (Evaluate(f) is not { } v || (acc * v) is not { } next) return null;
+                    if (Evaluate(f, index) is not { } v || (acc * v) is not { } next) return null;
                     acc = next;
                 }
                 return acc;
             }
             case DivNode d:
-                return Evaluate(d.A) is { } a && Evaluate(d.B) is { } b ? a / b : null;
+                return Evaluate(d.A, index) is { } a && Evaluate(d.B, index) is { } b ? a / b : null;
             case PowNode p:
-                return Evaluate(p.Base) is { } x && Evaluate(p.Exp) is { } e ? Power(x, e) : null;
+                return Evaluate(p.Base, index) is { } x && Evaluate(p.Exp, index) is { } e ? Power(x, e) : null;
             case FuncNode f:
-                return Function(f);
+                return Function(f, index);
             default:
                 return null;
         }
@@ -53,12 +72,25 @@ internal static class ExactEvaluator
         return x.Root((int)e.Den) is { } r ? r.Pow(e.Num) : null;
     }
 
-    static BigRational? Function(FuncNode f)
+    /// <summary>
+    /// The index, first value and number of terms of a \sum or \prod whose bounds are integers, at most
+    /// <see cref="MaxTerms"/> terms and no big operator inside the body (so any input evaluates in bounded time).
+    /// </summary>
+    static (string Name, long Lo, int Count)? Range(FuncNode big, Dictionary<string, BigRational>? index)
+    {
+        if (big.Args is not [var body, SymbolNode { Name: var name }, var loNode, var hiNode] || TreeFacts.ContainsBigOperator(body)) return null;
+        if (Evaluate(loNode, index) is not { IsInteger: true } lo || Evaluate(hiNode, index) is not { IsInteger: true } hi) return null;
+        var count = hi.Num - lo.Num + 1;
+        if (BigInteger.Abs(lo.Num) > 1_000_000_000 || count > MaxTerms) return null;
+        return (name, (long)lo.Num, (int)BigInteger.Max(count, 0));
+    }
+
+    static BigRational? Function(FuncNode f, Dictionary<string, BigRational>? index)
     {
         var args = new BigRational[f.Args.Count];
         for (int i = 0; i < args.Length; i++)
         {
-            if (Evaluate(f.Args[i]) is not { } v) return null;
+            if (Evaluate(f.Args[i], index) is not { } v) return null;
             args[i] = v;
         }
         switch (f.Name)
@@ -140,15 +172,29 @@ internal static class NumericEvaluator
 {
     static readonly Complex NaN = new(double.NaN, double.NaN);
 
-    public static Complex Evaluate(MathNode node, IReadOnlyDictionary<string, Complex>? vars)
+    public static Complex Evaluate(MathNode node, IReadOnlyDictionary<string, Complex>? vars) => Evaluate(node, vars, out _);
+
+    /// <summary>
+    /// The value, and the largest magnitude that cancelled on the way to it (a term of a sum, the argument of a
+    /// periodic function): a result near 0 is zero only relative to that scale. A power or product that underflows
+    /// (x^{1000000} at x = 0.7) is NaN, not 0: its value is unknown at this precision, not zero.
+    /// </summary>
+    public static Complex Evaluate(MathNode node, IReadOnlyDictionary<string, Complex>? vars, out double cancelled)
     {
-        var r = Eval(node, vars);
+        double scale = 0;
+        var r = Eval(node, vars, ref scale);
+        cancelled = scale;
         return IsFinite(r) ? r : NaN;
     }
 
+    /// <summary>Below this magnitude a nonzero double result has lost its precision (or is about to underflow to 0).</summary>
+    const double Tiny = 1e-290;
+
+    static Complex Underflowed(Complex r) => r.Magnitude < Tiny ? NaN : r;
+
     static bool IsFinite(Complex c) => double.IsFinite(c.Real) && double.IsFinite(c.Imaginary);
 
-    static Complex Eval(MathNode node, IReadOnlyDictionary<string, Complex>? vars)
+    static Complex Eval(MathNode node, IReadOnlyDictionary<string, Complex>? vars, ref double scale)
     {
         switch (node)
         {
@@ -160,32 +206,75 @@ internal static class NumericEvaluator
                 {
                     Constant.Pi => System.Math.PI, Constant.E => System.Math.E, Constant.I => Complex.ImaginaryOne, _ => NaN,
                 };
-            case NegNode n: return -Eval(n.X, vars);
-            case PercentNode p: return Eval(p.X, vars);
+            case NegNode n: return -Eval(n.X, vars, ref scale);
+            case PercentNode p: return Eval(p.X, vars, ref scale);
             case SumNode s:
             {
                 Complex acc = 0;
-                foreach (var t in s.Terms) acc += Eval(t, vars);
+                foreach (var t in s.Terms)
+                {
+                    var term = Eval(t, vars, ref scale);
+                    scale = System.Math.Max(scale, term.Magnitude);
+                    acc += term;
+                }
                 return acc;
             }
             case ProductNode p:
             {
                 Complex acc = 1;
-                foreach (var f in p.Factors) acc *= Eval(f, vars);
-                return acc;
+                bool zeroFactor = false;
+                foreach (var f in p.Factors)
+                {
+                    var factor = Eval(f, vars, ref scale);
+                    zeroFactor |= factor == Complex.Zero;
+                    acc *= factor;
+                }
+                return zeroFactor ? acc : Underflowed(acc);
             }
             case DivNode d:
             {
-                var b = Eval(d.B, vars);
-                return b == Complex.Zero ? NaN : Eval(d.A, vars) / b;
+                var b = Eval(d.B, vars, ref scale);
+                if (b == Complex.Zero) return NaN;
+                var a = Eval(d.A, vars, ref scale);
+                return a == Complex.Zero ? a : Underflowed(a / b);
             }
-            case PowNode p: return Power(Eval(p.Base, vars), Eval(p.Exp, vars));
-            case FuncNode f: return Function(f, vars);
+            case PowNode p:
+            {
+                var b = Eval(p.Base, vars, ref scale);
+                var r = Power(b, Eval(p.Exp, vars, ref scale));
+                return b == Complex.Zero ? r : Underflowed(r);
+            }
+            case FuncNode { Name: "sum" or "prod" } big: return BigOperator(big, vars, ref scale);
+            case FuncNode f: return Function(f, vars, ref scale);
             default: return NaN;
         }
     }
 
     static bool IsReal(Complex c) => c.Imaginary == 0;
+
+    /// <summary>A \sum or \prod with integer bounds (at most <see cref="ExactEvaluator.MaxTerms"/> terms), term by term; NaN otherwise.</summary>
+    static Complex BigOperator(FuncNode big, IReadOnlyDictionary<string, Complex>? vars, ref double scale)
+    {
+        if (big.Args is not [var body, SymbolNode { Name: var name }, var loNode, var hiNode] || TreeFacts.ContainsBigOperator(body)) return NaN;
+        var lo = Eval(loNode, vars, ref scale);
+        var hi = Eval(hiNode, vars, ref scale);
+        if (!IsReal(lo) || !IsReal(hi) || lo.Real != System.Math.Round(lo.Real) || hi.Real != System.Math.Round(hi.Real)
+            || System.Math.Abs(lo.Real) > 1e9 || hi.Real - lo.Real + 1 > ExactEvaluator.MaxTerms) return NaN;
+        var inner = vars is null ? new Dictionary<string, Complex>() : new Dictionary<string, Complex>(vars);
+        Complex acc = big.Name == "sum" ? 0 : 1;
+        for (double k = lo.Real; k <= hi.Real; k++)
+        {
+            inner[name] = k;
+            var term = Eval(body, inner, ref scale);
+            if (big.Name == "sum")
+            {
+                scale = System.Math.Max(scale, term.Magnitude);
+                acc += term;
+            }
+            else acc *= term;
+        }
+        return acc;
+    }
 
     internal static Complex Power(Complex b, Complex e)
     {
@@ -218,11 +307,13 @@ internal static class NumericEvaluator
         return false;
     }
 
-    static Complex Function(FuncNode f, IReadOnlyDictionary<string, Complex>? vars)
+    static Complex Function(FuncNode f, IReadOnlyDictionary<string, Complex>? vars, ref double scale)
     {
         if (f.Args.Count == 0) return NaN;
-        var a = Eval(f.Args[0], vars);
+        var a = Eval(f.Args[0], vars, ref scale);
         if (!IsFinite(a)) return NaN;
+        // sin(pi) is 1e-16, not 0: a periodic function's argument is the scale of its value's error.
+        if (f.Name is "sin" or "cos" or "tan" or "cot" or "sec" or "csc" or "degrees") scale = System.Math.Max(scale, a.Magnitude);
         switch (f.Name)
         {
             case "sin": return Complex.Sin(a);
@@ -243,21 +334,21 @@ internal static class NumericEvaluator
             case "coth": return Inverse(Complex.Tanh(a));
             case "sech": return Inverse(Complex.Cosh(a));
             case "csch": return Inverse(Complex.Sinh(a));
-            case "exp": return Complex.Exp(a);
+            case "exp": return Underflowed(Complex.Exp(a));
             case "ln": return a == Complex.Zero ? NaN : Complex.Log(a);
             case "log10": return a == Complex.Zero ? NaN : Complex.Log10(a);
             case "log":
             {
                 if (a == Complex.Zero) return NaN;
                 if (f.Args.Count == 1) return Complex.Log(a);
-                var b = Eval(f.Args[1], vars);
+                var b = Eval(f.Args[1], vars, ref scale);
                 var lb = Complex.Log(b);
                 return lb == Complex.Zero ? NaN : Complex.Log(a) / lb;
             }
             case "sqrt":
             {
                 if (f.Args.Count == 1) return IsReal(a) && a.Real >= 0 ? System.Math.Sqrt(a.Real) : Complex.Sqrt(a);
-                var k = Eval(f.Args[1], vars);
+                var k = Eval(f.Args[1], vars, ref scale);
                 if (k == Complex.Zero) return NaN;
                 return Power(a, Complex.One / k);
             }
@@ -270,7 +361,7 @@ internal static class NumericEvaluator
             case "binom":
             {
                 if (f.Args.Count != 2) return NaN;
-                var k = Eval(f.Args[1], vars);
+                var k = Eval(f.Args[1], vars, ref scale);
                 if (!IsReal(k) || k.Real != System.Math.Round(k.Real) || k.Real < 0 || k.Real > 200) return NaN;
                 // n(n-1)...(n-k+1)/k! holds for any n, so binom(x, 2) compares with x(x-1)/2.
                 Complex r = 1;
@@ -282,7 +373,7 @@ internal static class NumericEvaluator
                 double best = f.Name == "max" ? double.NegativeInfinity : double.PositiveInfinity;
                 foreach (var arg in f.Args)
                 {
-                    var v = Eval(arg, vars);
+                    var v = Eval(arg, vars, ref scale);
                     if (!IsReal(v)) return NaN;
                     best = f.Name == "max" ? System.Math.Max(best, v.Real) : System.Math.Min(best, v.Real);
                 }
@@ -327,18 +418,59 @@ internal static class NumericEvaluator
 /// <summary>Facts about a tree used by the comparison rules.</summary>
 internal static class TreeFacts
 {
+    /// <summary>The free variables: the index of a \sum or \prod is bound inside it.</summary>
     public static void CollectSymbols(MathNode node, HashSet<string> into)
     {
         if (node is SymbolNode s) into.Add(s.Name);
-        foreach (var c in node.Children) CollectSymbols(c, into);
+        else if (node is FuncNode { Name: "sum" or "prod", Args: [var body, SymbolNode index, var lo, var hi] })
+        {
+            var inBody = new HashSet<string>();
+            CollectSymbols(body, inBody);
+            inBody.Remove(index.Name);
+            into.UnionWith(inBody);
+            CollectSymbols(lo, into);
+            CollectSymbols(hi, into);
+        }
+        else foreach (var c in node.Children) CollectSymbols(c, into);
     }
 
     public static bool HasSymbols(MathNode node)
     {
         if (node is SymbolNode) return true;
+        if (node is FuncNode { Name: "sum" or "prod" })
+        {
+            var free = new HashSet<string>();
+            CollectSymbols(node, free);
+            return free.Count > 0;
+        }
         foreach (var c in node.Children) if (HasSymbols(c)) return true;
         return false;
     }
+
+    public static bool ContainsBigOperator(MathNode node)
+    {
+        if (node is FuncNode { Name: "sum" or "prod" }) return true;
+        foreach (var c in node.Children) if (ContainsBigOperator(c)) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// The tree with the terms of every sum and the factors of every product in one order (by their printed
+    /// form), so that a_i b_{n-i} and b_{n-i} a_i print alike. Products with a matrix keep their order.
+    /// </summary>
+    public static MathNode Canonical(MathNode node) => node switch
+    {
+        SumNode s => new SumNode(Sorted(s.Terms)),
+        ProductNode p when !Contains<MatrixNode>(p) => new ProductNode(Sorted(p.Factors)),
+        NegNode n => new NegNode(Canonical(n.X)),
+        DivNode d => new DivNode(Canonical(d.A), Canonical(d.B)),
+        PowNode p => new PowNode(Canonical(p.Base), Canonical(p.Exp)),
+        FuncNode f => new FuncNode(f.Name, f.Args.Select(Canonical).ToList()),
+        _ => node,
+    };
+
+    static List<MathNode> Sorted(IEnumerable<MathNode> items) =>
+        items.Select(Canonical).OrderBy(x => x.ToString(), StringComparer.Ordinal).ToList();
 
     /// <summary>Whether a number is written with a decimal point (the writer may mean an approximation).</summary>
     public static bool HasDecimal(MathNode node)

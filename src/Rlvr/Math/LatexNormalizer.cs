@@ -28,6 +28,7 @@ public static partial class LatexNormalizer
         s = FracVariants().Replace(s, "\\frac");
         s = BinomVariants().Replace(s, "\\binom");
         s = SpacedDigitGroups().Replace(s, "$1");
+        s = ThinSpaceThousands().Replace(s, "$1,");
         s = s.Replace("\\!", "").Replace("{,}", ",");
         s = PlainDigitGroups().Replace(s, m => m.Value.Replace(" ", ""));
         s = IntegerCondition().Replace(s, "");
@@ -101,6 +102,7 @@ public static partial class LatexNormalizer
                 '\u2205' => "\\emptyset ",
                 '\u00a0' or '\u2009' or '\u202f' => " ",
                 '\u2019' => "'",
+                '\u20ac' or '\u00a3' or '\u00a5' => " ",
                 _ => c.ToString(),
             });
         }
@@ -152,6 +154,10 @@ public static partial class LatexNormalizer
 
     [GeneratedRegex(@"\\(?:dbinom|tbinom)(?![a-zA-Z])")]
     private static partial Regex BinomVariants();
+
+    /// <summary>"12,\! 345,\! 678": a thousands comma with a negative thin space and a space after it.</summary>
+    [GeneratedRegex(@"(\d),\\!\s+(?=\d{3}(?!\d))")]
+    private static partial Regex ThinSpaceThousands();
 
     /// <summary>"1\,000\,000", "1\;000", "1\ 000", "1~000": spaces used as thousands separators.</summary>
     [GeneratedRegex(@"(\d)\s*(?:\\[,;: ]|~)\s*(?=\d{3}(?!\d))")]

@@ -41,7 +41,7 @@ internal static partial class MathLexer
         "pi", "inf", "infinity", "oo", "and", "or",
         // units of two or three letters (longer words are recognised as words anyway)
         "cm", "mm", "km", "ft", "yd", "mi", "oz", "lb", "kg", "mg", "ml", "hr", "hrs", "min", "mph", "lbs", "yds",
-        "sq", "deg", "cms", "mins", "sec", "secs", "day", "per", "the", "are", "is", "not", "yes", "no", "am", "pm",
+        "sq", "deg", "pct", "cms", "mins", "sec", "secs", "day", "per", "the", "are", "is", "not", "yes", "no", "am", "pm",
     ];
 
     static readonly HashSet<string> TextCommands =
@@ -174,7 +174,9 @@ internal static partial class MathLexer
         var run = s[i..j];
         if (run.Length == 1) { tokens.Add(new Token(TokenKind.Letter, run)); return j; }
         var lower = run.ToLowerInvariant();
-        if (Functions.Contains(lower) || KnownWords.Contains(lower)) { tokens.Add(new Token(TokenKind.Word, lower)); return j; }
+        // AM, PQ, MC: capital letters name points, not the words "am", "pq".
+        bool points = run.Length <= 3 && run.All(char.IsAsciiLetterUpper);
+        if (Functions.Contains(lower) || (KnownWords.Contains(lower) && !points)) { tokens.Add(new Token(TokenKind.Word, lower)); return j; }
         // "sinx", "logx": a function name glued to its argument.
         foreach (var f in Functions)
         {

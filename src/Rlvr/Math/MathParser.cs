@@ -19,6 +19,8 @@ public sealed class MathParser
     int pos;
     int depth;
     int absDepth;
+    /// <summary>Index letters of the \sum / \prod being parsed: inside them i and e are the index, not constants.</summary>
+    readonly HashSet<string> indices = [];
 
     sealed class ParseFailure(string message) : Exception(message);
 
@@ -118,17 +120,48 @@ public sealed class MathParser
         }
         // "= 5", "\approx 8.24": a relation sign left over from the sentence the answer was cut from.
         if (Peek.IsOp("=") || Peek.Is(TokenKind.Command, "approx")) pos++;
+        bool joinedByAnd = false;
         while (Peek.Kind != TokenKind.End)
         {
-            items.Add(ParseRelation());
+            var item = ParseRelation();
+            // "x \ge 1 and x \le 3": two bounds on one variable joined by "and" are one set, their intersection.
+            if (joinedByAnd && items.Count > 0 && IsBoundOnOneVariable(items[^1]) && IsBoundOnOneVariable(item) && SameVariables(items[^1], item))
+                items[^1] = new SetOpNode(SetOpKind.Intersection, [items[^1], item]);
+            else items.Add(item);
             SkipAnnotations();
             if (Peek.Kind == TokenKind.End) break;
-            if (!AcceptSeparator()) throw Fail($"unexpected {Peek.Text}");
-            while (AcceptSeparator()) { }
+            joinedByAnd = false;
+            int separators = 0;
+            while (true)
+            {
+                bool and = IsAnd(Peek);
+                if (!AcceptSeparator()) break;
+                joinedByAnd |= and;
+                separators++;
+            }
+            if (separators == 0) throw Fail($"unexpected {Peek.Text}");
             SkipAnnotations();
         }
         if (items.Count == 0) throw Fail("empty");
         return items.Count == 1 ? items[0] : new AnswerListNode(items);
+    }
+
+    static bool IsAnd(Token t) => t.Kind is TokenKind.Word or TokenKind.Text && string.Concat(t.Text.Where(char.IsAsciiLetter)).Equals("and", StringComparison.OrdinalIgnoreCase);
+
+    static bool IsBoundOnOneVariable(MathNode n)
+    {
+        if (n is not RelationNode r || r.Ops.Any(o => o is not (RelOp.Lt or RelOp.Le or RelOp.Gt or RelOp.Ge))) return false;
+        var vars = new HashSet<string>();
+        TreeFacts.CollectSymbols(r, vars);
+        return vars.Count == 1;
+    }
+
+    static bool SameVariables(MathNode a, MathNode b)
+    {
+        var (va, vb) = (new HashSet<string>(), new HashSet<string>());
+        TreeFacts.CollectSymbols(a, va);
+        TreeFacts.CollectSymbols(b, vb);
+        return va.SetEquals(vb);
     }
 
     bool AcceptSeparator()
@@ -339,7 +372,7 @@ public sealed class MathParser
     {
         TokenKind.Number or TokenKind.BaseNumber or TokenKind.Letter or TokenKind.BeginEnv => true,
         TokenKind.Word => IsMathWord(t.Text),
-        TokenKind.Command => !NotAtoms.Contains(t.Text) || t.Text is "frac" or "sqrt" or "binom",
+        TokenKind.Command => !NotAtoms.Contains(t.Text) || t.Text is "frac" or "sqrt" or "binom" or "sum" or "prod",
         TokenKind.Op => t.Text is "(" or "{" || (t.Text is "|" or "||" && absDepth == 0),
         _ => false,
     };
@@ -396,7 +429,7 @@ public sealed class MathParser
         while (true)
         {
             if (AcceptOp("!")) node = new FuncNode("factorial", [node]);
-            else if (AcceptOp("%") || AcceptWord("percent")) node = new PercentNode(node);
+            else if (AcceptOp("%") || AcceptWord("percent") || AcceptWord("pct")) node = new PercentNode(node);
             else if (AcceptCommand("degree")) node = new FuncNode("degrees", [node]);
             else if (Peek.IsOp("'") && node is SymbolNode s) { pos++; node = new SymbolNode(s.Name + "'"); }
             else return node;
@@ -466,6 +499,7 @@ public sealed class MathParser
             return new SymbolNode(letter + "_" + ParseSubscriptText());
         }
         if (FunctionLetters.Contains(letter) && FunctionApplication() is { } args) return new SymbolNode($"{letter}({args})");
+        if (indices.Contains(letter)) return new SymbolNode(letter);
         return letter switch
         {
             "e" => new ConstantNode(Constant.E),
@@ -550,6 +584,7 @@ public sealed class MathParser
                 var k = ParseArgument();
                 return new FuncNode("binom", [n, k]);
             }
+            case "sum" or "prod": return ParseBigOperator(name);
             case "pi": return new ConstantNode(Constant.Pi);
             case "infty" or "infin" or "infinity": return new ConstantNode(Constant.Infinity);
             case "emptyset" or "varnothing": return new SetNode([]);
@@ -581,6 +616,29 @@ public sealed class MathParser
         if (NotAtoms.Contains(name)) throw Fail($"unexpected \\{name}");
         // \triangle, \angle, \ldots, \heartsuit: a symbol without arguments.
         return new SymbolNode("\\" + name);
+    }
+
+    /// <summary>\sum_{k=1}^{n} body, \prod_{k=1}^{10} body: the function sum (or prod) of (body, k, 1, n). The body is the product that follows.</summary>
+    MathNode ParseBigOperator(string name)
+    {
+        Expect(TokenKind.Op, "_");
+        Expect(TokenKind.Op, "{");
+        var start = ParseRelation();
+        Expect(TokenKind.Op, "}");
+        if (start is not RelationNode { Ops: [RelOp.Eq], Operands: [var index, var lo] }) throw Fail("\\" + name + " without an index");
+        var letter = index switch
+        {
+            SymbolNode s => s.Name,
+            ConstantNode { Kind: Constant.I } => "i",
+            ConstantNode { Kind: Constant.E } => "e",
+            _ => throw Fail("\\" + name + " without an index"),
+        };
+        Expect(TokenKind.Op, "^");
+        var hi = ParseExponent();
+        bool added = indices.Add(letter);
+        var body = ParseTerm();
+        if (added) indices.Remove(letter);
+        return new FuncNode(name, [body, new SymbolNode(letter), lo, hi]);
     }
 
     static readonly HashSet<string> Accents =

@@ -3,16 +3,19 @@ using System.Text.RegularExpressions;
 
 namespace Rlvr.Math;
 
-public enum GradeOutcome { Correct, Wrong, NoAnswer }
+/// <summary>How grading ended. <see cref="VerifierError"/>: the verifier itself failed (an exception), so whether the
+/// answer is right is unknown; it is not a wrong answer.</summary>
+public enum GradeOutcome { Correct, Wrong, NoAnswer, VerifierError }
 
 public static class GradeOutcomes
 {
-    /// <summary>The name in JSON outputs (grade, samples files): "correct", "wrong" or "no_answer".</summary>
+    /// <summary>The name in JSON outputs (grade, samples files): "correct", "wrong", "no_answer" or "verifier_error".</summary>
     public static string JsonName(this GradeOutcome outcome) => outcome switch
     {
         GradeOutcome.Correct => "correct",
         GradeOutcome.Wrong => "wrong",
-        _ => "no_answer",
+        GradeOutcome.NoAnswer => "no_answer",
+        _ => "verifier_error",
     };
 }
 
@@ -57,7 +60,12 @@ public static partial class MathVerifier
                 return new GradeResult(false, GradeOutcome.NoAnswer, null, goldAnswer,
                     options.Extraction.RequireBoxed ? "no \\boxed{} answer in the response" : "no answer found in the response");
             var c = Compare(goldAnswer, answer);
-            return new GradeResult(c.Equal, c.Equal ? GradeOutcome.Correct : GradeOutcome.Wrong, answer, goldAnswer, $"{c.Reason} (answer from {source})")
+            // Several boxes of one response ("\boxed{3}. ... \boxed{-4}.") are one answer when the gold is a list of as many.
+            if (!c.Equal && !c.Failed && source == "boxed" && GoldListLength(goldAnswer) is int n && AnswerExtraction.LastBoxes(prediction!, n) is { } joined
+                && joined != answer && Compare(goldAnswer, joined) is { Equal: true } several)
+                (answer, extracted, c, source) = (joined, joined, several, $"the last {n} boxes");
+            var outcome = c.Failed ? GradeOutcome.VerifierError : c.Equal ? GradeOutcome.Correct : GradeOutcome.Wrong;
+            return new GradeResult(c.Equal, outcome, answer, goldAnswer, $"{c.Reason} (answer from {source})")
             {
                 GoldParsed = c.GoldParsed,
                 PredictionParsed = c.PredictionParsed,
@@ -65,13 +73,13 @@ public static partial class MathVerifier
         }
         catch (Exception e)
         {
-            // The reward must never crash training: an internal error is a wrong answer with the error as reason.
-            return new GradeResult(false, GradeOutcome.Wrong, extracted, goldAnswer, $"internal error: {e.GetType().Name}: {e.Message}");
+            // The reward must never crash training: an internal error is its own outcome, with the error as reason.
+            return new GradeResult(false, GradeOutcome.VerifierError, extracted, goldAnswer, $"internal error: {e.GetType().Name}: {e.Message}");
         }
     }
 
-    /// <summary>The outcome of comparing two extracted answers.</summary>
-    public readonly record struct Comparison(bool Equal, string Reason, string? GoldParsed, string? PredictionParsed);
+    /// <summary>The outcome of comparing two extracted answers; <paramref name="Failed"/> when the comparison threw (Equal is then false).</summary>
+    public readonly record struct Comparison(bool Equal, string Reason, string? GoldParsed, string? PredictionParsed, bool Failed = false);
 
     /// <summary>Compares two answers already extracted (no boxes, no surrounding text).</summary>
     public static Comparison Compare(string goldAnswer, string predictedAnswer)
@@ -91,6 +99,10 @@ public static partial class MathVerifier
             var pList = LatexNormalizer.Normalize(predictedAnswer, thousands: false);
             if (pList != p && MathParser.Parse(g) is AnswerListNode or SetNode && CompareNormalized(g, pList) is { Equal: true } asList)
                 return asList with { Reason = asList.Reason + " (commas in the prediction read as separators)" };
+            // "250,75", "0,375": a decimal comma (one that cannot separate thousands) against a gold that is one number.
+            if (DecimalCommas(p) is { } pPoint && pPoint != p && MathParser.Parse(g) is { } gOne && IsOneValue(gOne)
+                && CompareNormalized(g, pPoint) is { Equal: true } asDecimal)
+                return asDecimal with { Reason = asDecimal.Reason + " (a decimal comma in the prediction)" };
             // "\cos 58" for "\cos 58^\circ": a degree sign left out inside an expression.
             bool gDeg = g.Contains(@"\degree", StringComparison.Ordinal), pDeg = p.Contains(@"\degree", StringComparison.Ordinal);
             if (gDeg != pDeg && CompareNormalized(g.Replace(@"\degree", ""), p.Replace(@"\degree", "")) is { Equal: true } noDegrees)
@@ -99,7 +111,7 @@ public static partial class MathVerifier
         }
         catch (Exception e)
         {
-            return new(false, $"internal error: {e.GetType().Name}: {e.Message}", null, null);
+            return new(false, $"internal error: {e.GetType().Name}: {e.Message}", null, null, Failed: true);
         }
     }
 
@@ -122,6 +134,34 @@ public static partial class MathVerifier
             return new(v.IsEqual, v.Decision == Decision.Unknown ? "undecided: " + v.Reason : v.Reason, gn.ToString(), pn.ToString());
         }
     }
+
+    /// <summary>The number of answers of a gold list or set (2 to 8), else null.</summary>
+    static int? GoldListLength(string goldAnswer) =>
+        MathParser.Parse(LatexNormalizer.Normalize(goldAnswer)) switch
+        {
+            AnswerListNode { Items.Count: >= 2 and <= 8 } l => l.Items.Count,
+            SetNode { Items.Count: >= 2 and <= 8 } s => s.Items.Count,
+            _ => null,
+        };
+
+    static bool IsOneValue(MathNode n) => n is not (AnswerListNode or SetNode or TupleNode or IntervalNode or SetOpNode or MatrixNode);
+
+    /// <summary>Commas between digits read as decimal points, when no comma of the answer can be a thousands separator; null otherwise.</summary>
+    static string? DecimalCommas(string normalized)
+    {
+        if (!normalized.Contains(',')) return null;
+        bool thousands = false;
+        var r = DigitsCommaDigits().Replace(normalized, m =>
+        {
+            var (whole, part) = (m.Groups[1].Value, m.Groups[2].Value);
+            thousands |= part.Length == 3 && whole.Length <= 3 && whole[0] != '0';
+            return whole + "." + part;
+        });
+        return thousands ? null : r;
+    }
+
+    [GeneratedRegex(@"(?<![\d.,])(\d+),(\d+)(?![\d.,])")]
+    private static partial Regex DigitsCommaDigits();
 
     static string Squash(string s)
     {

@@ -13,9 +13,9 @@ namespace Rlvr.Model;
 /// element size, e.g. Qwen2.5-0.5B (24 layers, 2 KV heads, d 64) in fp32 at batch 64 x 1024 positions:
 /// 2 x 24 x 64 x 2 x 1024 x 64 x 4 = 1.61 GB.
 ///
-/// For the sampler: prefill each prompt once, then <see cref="RepeatRows"/> to n samples per prompt;
-/// <see cref="SelectRows"/> drops finished rows (or reorders, or repeats) in place; <see cref="CopyRowsFrom"/>
-/// and <see cref="Shift"/> let a sampler refill freed rows with new prompts while the others decode.
+/// For the sampler: <see cref="CopyRowsFrom"/> copies a prefilled prompt into a free row (once per sample)
+/// and <see cref="Shift"/> makes room, so freed rows take new samples while the others decode;
+/// <see cref="SelectRows"/> drops finished rows (or reorders, or repeats them) in place.
 /// The cache's tensors are not in any dispose scope: <see cref="Dispose"/> frees them.
 /// </summary>
 public sealed class KvCache : IDisposable
@@ -63,9 +63,6 @@ public sealed class KvCache : IDisposable
 
     internal void Advance(long tokens) => Length += tokens;
 
-    /// <summary>Forgets the contents (keeps the memory) so the cache can serve a new batch of the same size.</summary>
-    public void Reset() => Length = 0;
-
     /// <summary>
     /// Keeps rows <paramref name="indices"/> (int64 [n], on the cache's device) in that order; an index
     /// may repeat. Layer by layer, so the extra memory is one layer's new tensors.
@@ -80,13 +77,6 @@ public sealed class KvCache : IDisposable
                 values[l] = Replace(values[l], values[l].index_select(0, indices));
             }
         Batch = indices.shape[0];
-    }
-
-    /// <summary>Repeats every row <paramref name="times"/> times consecutively (row r becomes rows r*times .. r*times+times-1).</summary>
-    public void RepeatRows(long times)
-    {
-        using var indices = torch.arange(Batch, ScalarType.Int64, Device).repeat_interleave(times);
-        SelectRows(indices);
     }
 
     /// <summary>

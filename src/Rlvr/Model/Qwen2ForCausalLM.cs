@@ -47,6 +47,7 @@ public sealed class Qwen2ForCausalLM : nn.Module
             register_module("lm_head", lm_head);
         }
         invFreq = InverseFrequencies(config.HeadDim, config.RopeTheta, Device);
+        NativeRuntime.SuitModelSize(parameters().Sum(p => p.numel()));
     }
 
     /// <summary>The LM head's weight [vocab, hidden]: the embedding table when tied.</summary>
@@ -152,10 +153,6 @@ public sealed class Qwen2ForCausalLM : nn.Module
 
     /// <summary>Logits over the vocabulary for hidden states [..., hidden] → [..., vocab].</summary>
     public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, LmHeadWeight);
-
-    /// <summary>Rotary positions for a left-padded batch: 0, 1, ... from each row's first real token (padding gets 0).</summary>
-    public static Tensor PositionsFromMask(Tensor attentionMask) =>
-        attentionMask.to(ScalarType.Int64).cumsum(1).sub_(1).clamp_min(0);
 
     /// <summary>
     /// Random initial weights as transformers' <c>_init_weights</c> does for Qwen2: linear and embedding

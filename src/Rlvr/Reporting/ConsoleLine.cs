@@ -27,7 +27,7 @@ public static class ConsoleLine
 
     static readonly (string Key, string Label)[] Timings =
     [
-        ("time/sampling", "sample"), ("time/grading", "grade"), ("time/logprobs", "logprobs"),
+        ("time/sampling", "sample"), ("time/grading", "grade"), ("time/forward", "forward"),
         ("time/backward", "backward"), ("time/optimizer", "opt"),
     ];
 

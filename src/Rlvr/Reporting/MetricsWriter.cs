@@ -12,7 +12,7 @@ namespace Rlvr.Reporting;
 /// </summary>
 public sealed class MetricsWriter : IDisposable
 {
-    public const string FileName = "metrics.jsonl";
+    public const string FileName = RunLayout.MetricsFile;
 
     readonly string path;
     FileStream stream;

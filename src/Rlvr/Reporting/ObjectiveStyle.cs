@@ -9,11 +9,10 @@ public sealed class ObjectiveStyle
 {
     public const string Base = "base";
 
+    /// <summary>Base, then the registered objectives in their order (<see cref="Training.Objectives.Names"/>), each with its colour.</summary>
     static readonly (string Name, string Hex)[] Known =
-    [
-        (Base, "#7f7f7f"), ("psr", "#1f77b4"), ("nsr", "#d62728"), ("w-reinforce", "#9467bd"),
-        ("reinforce", "#2ca02c"), ("grpo", "#ff7f0e"),
-    ];
+        [.. new[] { Base }.Concat(Training.Objectives.Names)
+            .Zip(["#7f7f7f", "#1f77b4", "#d62728", "#9467bd", "#2ca02c", "#ff7f0e", "#7f7f00", "#005f5f"])];
 
     static readonly string[] Spare = ["#8c564b", "#e377c2", "#17becf", "#bcbd22"];
     const string Unknown = "#222222";

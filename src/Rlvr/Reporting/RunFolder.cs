@@ -38,8 +38,7 @@ public static class RunFolder
     }
 
     static bool LooksLikeRun(string dir) =>
-        File.Exists(Path.Combine(dir, "config.json")) || File.Exists(Path.Combine(dir, MetricsWriter.FileName))
-        || Directory.Exists(Path.Combine(dir, "eval"));
+        File.Exists(new RunLayout(dir).Config) || File.Exists(new RunLayout(dir).Metrics) || Directory.Exists(new RunLayout(dir).Eval);
 
     /// <summary>Reads <paramref name="dir"/>; null when the folder does not exist. Problems are added as "DIR: what".</summary>
     public static Run? Load(string dir, ICollection<string> problems)
@@ -58,12 +57,12 @@ public static class RunFolder
         if (train.Count == 0 && records.Count > 0) problems.Add($"{dir}: no training step logged yet");
 
         return new Run(dir, name, model, objective, Int(config, "seed"), Int(config, "steps"),
-            File.Exists(Path.Combine(dir, "summary.json")), train, evals);
+            File.Exists(new RunLayout(dir).Summary), train, evals);
     }
 
     static JsonObject? ReadConfig(string dir, ICollection<string> problems)
     {
-        var path = Path.Combine(dir, "config.json");
+        var path = new RunLayout(dir).Config;
         if (!File.Exists(path))
         {
             problems.Add($"{dir}: no config.json; objective \"{UnknownObjective}\", model \"{UnknownModel}\"");
@@ -111,7 +110,7 @@ public static class RunFolder
     static List<EvalPoint> ReadEvals(string dir, List<MetricRecord> evalLines, ICollection<string> problems)
     {
         var summaries = new SortedDictionary<int, EvalSummary>();
-        var evalDir = Path.Combine(dir, "eval");
+        var evalDir = new RunLayout(dir).Eval;
         if (Directory.Exists(evalDir))
             foreach (var file in Directory.GetFiles(evalDir).Where(f => Path.GetExtension(f) == ".json").Order(StringComparer.Ordinal))
             {

@@ -13,7 +13,7 @@ namespace Rlvr.Reporting;
 /// </summary>
 public sealed class TensorBoardLog
 {
-    public const string FolderName = "events";
+    public const string FolderName = RunLayout.EventsFolder;
 
     readonly string dir;
     SummaryWriter writer;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Microsoft.ML.Tokenizers;
 
 namespace Rlvr.Text;
 
@@ -11,32 +10,8 @@ namespace Rlvr.Text;
 /// Oniguruma classifies code points. This class follows HF. Every alternative of the regex can start at
 /// any character, so the pieces cover the text with no gaps.
 /// </summary>
-public sealed class Qwen2PreTokenizer : PreTokenizer
+public static class Qwen2PreTokenizer
 {
-    public static readonly Qwen2PreTokenizer Instance = new();
-
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(string text)
-    {
-        for (var i = 0; i < text.Length;)
-        {
-            var end = PieceEnd(text, i);
-            yield return (i, end - i);
-            i = end;
-        }
-    }
-
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text)
-    {
-        var pieces = new List<(int, int)>();
-        for (var i = 0; i < text.Length;)
-        {
-            var end = PieceEnd(text, i);
-            pieces.Add((i, end - i));
-            i = end;
-        }
-        return pieces;
-    }
-
     /// <summary>The end of the regex match that starts at <paramref name="i"/>: the first alternative that matches, as a backtracking regex picks it.</summary>
     public static int PieceEnd(ReadOnlySpan<char> s, int i)
     {

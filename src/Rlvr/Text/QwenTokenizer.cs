@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using Microsoft.ML.Tokenizers;
 
 namespace Rlvr.Text;
 
@@ -8,12 +7,12 @@ namespace Rlvr.Text;
 /// Qwen2/Qwen2.5's byte-level BPE tokenizer, giving the same ids as HuggingFace's tokenizers. Encoding follows
 /// HF's pipeline: added tokens ("&lt;|im_end|&gt;", "&lt;tool_call&gt;", ...) are cut out of the raw text first; each
 /// remaining piece is NFC-normalized, split by the pre-tokenizer regex, written in the byte-level alphabet
-/// and merged by BPE. The BPE step is Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>; the added-token
-/// split, the normalization and the decoder are here. Safe to use from several threads.
+/// and merged by BPE (<see cref="BytePairEncoding"/>, O(n log n) in the length of a word). Safe to use from several threads.
 /// </summary>
 public sealed class QwenTokenizer
 {
-    readonly BpeTokenizer bpe;
+    readonly BytePairEncoding bpe;
+    readonly Regex? splitRegex;  // null: Qwen2's regex, run by Qwen2PreTokenizer
     readonly bool nfc;
     readonly AddedTokenMatcher rawTokens;        // matched before normalization
     readonly AddedTokenMatcher normalizedTokens; // matched in the normalized pieces
@@ -39,15 +38,9 @@ public sealed class QwenTokenizer
         Source = def.Source;
         nfc = def.Nfc;
         vocab = def.Vocab;
-        bpe = BpeTokenizer.Create(new BpeOptions(def.Vocab)
-        {
-            Merges = def.Merges,
-            ByteLevel = true,
-            PreTokenizer = def.SplitPattern == TokenizerFiles.Qwen2Pattern
-                ? Qwen2PreTokenizer.Instance
-                // Other patterns run on .NET's Regex, which classifies UTF-16 units: letters and digits outside the BMP can split differently from HF.
-                : new RegexPreTokenizer(new Regex(def.SplitPattern, RegexOptions.Compiled), null),
-        });
+        bpe = new BytePairEncoding(def.Vocab, def.Merges, def.Source);
+        // Other patterns run on .NET's Regex, which classifies UTF-16 units: letters and digits outside the BMP can split differently from HF.
+        splitRegex = def.SplitPattern == TokenizerFiles.Qwen2Pattern ? null : new Regex(def.SplitPattern, RegexOptions.Compiled);
         rawTokens = new AddedTokenMatcher(def.AddedTokens.Where(t => !t.Normalized));
         normalizedTokens = new AddedTokenMatcher(def.AddedTokens.Where(t => t.Normalized));
         addedIds = def.AddedTokens.ToDictionary(t => t.Content, t => t.Id);
@@ -89,12 +82,37 @@ public sealed class QwenTokenizer
     void EncodeRawPiece(string piece, List<int> ids)
     {
         if (nfc) piece = HfNfc.Normalize(piece);
-        if (normalizedTokens.IsEmpty) { ids.AddRange(bpe.EncodeToIds(piece)); return; }
+        if (normalizedTokens.IsEmpty) { EncodeNormalized(piece, ids); return; }
         foreach (var (token, sub) in normalizedTokens.Split(piece))
         {
             if (token != null) ids.Add(token.Id);
-            else ids.AddRange(bpe.EncodeToIds(sub));
+            else EncodeNormalized(sub, ids);
         }
+    }
+
+    /// <summary>Pre-tokenization, then BPE word by word.</summary>
+    void EncodeNormalized(string text, List<int> ids)
+    {
+        if (splitRegex == null)
+        {
+            for (var i = 0; i < text.Length;)
+            {
+                var end = Qwen2PreTokenizer.PieceEnd(text, i);
+                bpe.EncodeWord(text.AsSpan(i, end - i), ids);
+                i = end;
+            }
+            return;
+        }
+        // HF's Split with behavior Isolated: every match is a word, and so is the text between matches.
+        var last = 0;
+        foreach (var m in splitRegex.EnumerateMatches(text))
+        {
+            if (m.Length == 0) continue;
+            if (m.Index > last) bpe.EncodeWord(text.AsSpan(last, m.Index - last), ids);
+            bpe.EncodeWord(text.AsSpan(m.Index, m.Length), ids);
+            last = m.Index + m.Length;
+        }
+        if (last < text.Length) bpe.EncodeWord(text.AsSpan(last), ids);
     }
 
     /// <summary>
@@ -123,7 +141,7 @@ public sealed class QwenTokenizer
     /// <summary>Whether <paramref name="id"/> is a special added token.</summary>
     public bool IsSpecial(int id) => id >= 0 && id < isSpecial.Length && isSpecial[id];
 
-    static string ReplaceLoneSurrogates(string text)
+    internal static string ReplaceLoneSurrogates(string text)
     {
         var i = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF');
         if (i < 0) return text;

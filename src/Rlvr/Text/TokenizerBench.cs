@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Rlvr.Text;
 
-/// <summary>Throughput of one tokenizer on one thread, in three regimes (ML.Tokenizers caches the BPE of each word it has seen).</summary>
+/// <summary>Throughput of one tokenizer on one thread, in three regimes (the tokenizer caches the BPE of each word of up to 256 chars it has seen).</summary>
 /// <param name="ColdTokensPerSecond">Encoding the first half of the texts with a fresh tokenizer: JIT compilation and an empty cache included.</param>
 /// <param name="NewTextTokensPerSecond">Encoding the second half right after: texts not seen before, code compiled, common words cached. The figure for real use.</param>
 /// <param name="WarmTokensPerSecond">The fastest later pass over all texts, every word cached.</param>

@@ -17,7 +17,7 @@ public static partial class Checkpoint
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
 
-    public static string Folder(string runDir, int step) => Path.Combine(runDir, "checkpoints", $"step_{step:D6}");
+    public static string Folder(string runDir, int step) => new Reporting.RunLayout(runDir).Checkpoint(step);
 
     public static void Save(string runDir, int step, LoadedModel policy, AdamW optimizer, int keep)
     {
@@ -40,7 +40,7 @@ public static partial class Checkpoint
     /// <summary>Steps of the complete checkpoints of a run (those with a trainer state).</summary>
     public static IEnumerable<int> Completed(string runDir)
     {
-        var dir = Path.Combine(runDir, "checkpoints");
+        var dir = new Reporting.RunLayout(runDir).Checkpoints;
         if (!Directory.Exists(dir)) yield break;
         foreach (var sub in Directory.GetDirectories(dir))
         {

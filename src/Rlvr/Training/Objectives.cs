@@ -11,20 +11,17 @@ public readonly record struct SampleAdvantage(float Advantage, bool Used);
 /// <param name="GrpoEpsilon">Added to the std before dividing (verl's value, 1e-6).</param>
 public sealed record ObjectiveOptions(float Lambda = 0.1f, bool GrpoScaleByStd = true, float GrpoEpsilon = 1e-6f);
 
-/// <summary>Turns the correctness of each prompt's samples into per-sample advantages.</summary>
-/// <param name="correctByPrompt">For each prompt, the correctness of its n samples (reward 1 or 0).</param>
-/// <returns>Advantages shaped like the input: one array per prompt, one entry per sample.</returns>
-public delegate SampleAdvantage[][] Objective(IReadOnlyList<IReadOnlyList<bool>> correctByPrompt, ObjectiveOptions options);
+/// <summary>Maps the rewards of one prompt's samples (its group) to their advantages: one entry per sample, same order.</summary>
+/// <param name="rewards">The samples' rewards (<see cref="Rewards"/>: 1 correct, 0 wrong, plus any reward terms).</param>
+public delegate SampleAdvantage[] Objective(IReadOnlyList<double> rewards, ObjectiveOptions options);
 
 /// <summary>
 /// The objectives of Zhu et al. (2025) and their baselines, one small function each, looked up by name
-/// (like verl's <c>core_algos</c>). Rewards are binary: a sample is correct or not.
+/// (like verl's <c>core_algos</c>). Each maps a group's rewards r to advantages; with the verifier's rewards
+/// 1 (correct) and 0 (wrong) they are the paper's: r on correct samples (PSR), r - 1 on wrong ones (NSR),
+/// their weighted sum lambda PSR + NSR (W-REINFORCE), PSR + NSR (REINFORCE), and GRPO's group-normalised r.
+/// To add one: write a function of this shape below and register its name in <see cref="ByName"/> (docs/objectives.md).
 /// </summary>
-/// <remarks>
-/// The paper's verl code writes the same objectives with rewards r in {1, 0}: advantage r (PSR), r - 1 (NSR),
-/// lambda*r or r - 1 (W-REINFORCE). Those give exactly the advantages below on the samples used, and 0 on the
-/// samples an objective leaves out (incorrect ones for PSR, correct ones for NSR); see docs/objectives.md.
-/// </remarks>
 public static class Objectives
 {
     static readonly Dictionary<string, Objective> ByName = new(StringComparer.Ordinal)
@@ -36,7 +33,7 @@ public static class Objectives
         ["grpo"] = Grpo,
     };
 
-    /// <summary>The registered names, in the order the docs list them.</summary>
+    /// <summary>The registered names, in the order the docs list them (the one list of objective names).</summary>
     public static IReadOnlyList<string> Names { get; } = [.. ByName.Keys];
 
     /// <summary>The objective registered under <paramref name="name"/>.</summary>
@@ -47,44 +44,38 @@ public static class Objectives
             : throw new ArgumentException(
                 $"unknown objective '{name}'; expected one of: {string.Join(", ", Names)}", nameof(name));
 
-    /// <summary>Positive sample reinforcement: +1 on correct samples; incorrect ones are unused.</summary>
-    public static SampleAdvantage[][] Psr(IReadOnlyList<IReadOnlyList<bool>> correctByPrompt, ObjectiveOptions options) =>
-        PerSample(correctByPrompt, correct => correct ? new(1f, true) : new(0f, false));
+    /// <summary>The objective applied to every group: advantages shaped like <paramref name="rewardsByPrompt"/>.</summary>
+    public static SampleAdvantage[][] Apply(this Objective objective, IReadOnlyList<IReadOnlyList<double>> rewardsByPrompt, ObjectiveOptions options) =>
+        [.. rewardsByPrompt.Select(group => objective(group, options))];
 
-    /// <summary>Negative sample reinforcement: -1 on incorrect samples; correct ones are unused.</summary>
-    public static SampleAdvantage[][] Nsr(IReadOnlyList<IReadOnlyList<bool>> correctByPrompt, ObjectiveOptions options) =>
-        PerSample(correctByPrompt, correct => correct ? new(0f, false) : new(-1f, true));
+    /// <summary>Positive sample reinforcement: advantage r on samples with a positive reward; the others are unused.</summary>
+    public static SampleAdvantage[] Psr(IReadOnlyList<double> rewards, ObjectiveOptions options) =>
+        [.. rewards.Select(r => r > 0 ? new SampleAdvantage((float)r, true) : new(0f, false))];
 
-    /// <summary>W-REINFORCE: +lambda on correct samples, -1 on incorrect ones; all used.</summary>
-    public static SampleAdvantage[][] WeightedReinforce(IReadOnlyList<IReadOnlyList<bool>> correctByPrompt, ObjectiveOptions options) =>
-        PerSample(correctByPrompt, correct => new(correct ? options.Lambda : -1f, true));
+    /// <summary>Negative sample reinforcement: advantage r - 1 on samples with a reward below 1; the others are unused.</summary>
+    public static SampleAdvantage[] Nsr(IReadOnlyList<double> rewards, ObjectiveOptions options) =>
+        [.. rewards.Select(r => r < 1 ? new SampleAdvantage((float)(r - 1), true) : new(0f, false))];
 
-    /// <summary>REINFORCE with rewards +1 / -1; all used.</summary>
-    public static SampleAdvantage[][] Reinforce(IReadOnlyList<IReadOnlyList<bool>> correctByPrompt, ObjectiveOptions options) =>
-        PerSample(correctByPrompt, correct => new(correct ? 1f : -1f, true));
+    /// <summary>W-REINFORCE = lambda x PSR + NSR: +lambda on correct samples, -1 on wrong ones; all used.</summary>
+    public static SampleAdvantage[] WeightedReinforce(IReadOnlyList<double> rewards, ObjectiveOptions options) =>
+        [.. rewards.Select(r => new SampleAdvantage((float)((r > 0 ? options.Lambda * r : 0) + (r < 1 ? r - 1 : 0)), true))];
+
+    /// <summary>REINFORCE = PSR + NSR: +1 on correct samples, -1 on wrong ones; all used.</summary>
+    public static SampleAdvantage[] Reinforce(IReadOnlyList<double> rewards, ObjectiveOptions options) =>
+        [.. rewards.Select(r => new SampleAdvantage((float)((r > 0 ? r : 0) + (r < 1 ? r - 1 : 0)), true))];
 
     /// <summary>
-    /// GRPO: rewards 1/0, advantage (r - mean) / (std + eps) over the samples of one prompt, or r - mean
-    /// without the division (Dr. GRPO). std is the unbiased sample std (divides by n - 1), as torch.std in
-    /// TRL and verl. A group whose samples all got the same reward (including a group of one) has no
-    /// signal: advantage 0, unused.
+    /// GRPO: advantage (r - mean) / (std + eps) over the group, or r - mean without the division (Dr. GRPO).
+    /// std is the unbiased sample std (divides by n - 1), as torch.std in TRL and verl. A group whose samples
+    /// all got the same reward (including a group of one) has no signal: advantage 0, unused.
     /// </summary>
-    public static SampleAdvantage[][] Grpo(IReadOnlyList<IReadOnlyList<bool>> correctByPrompt, ObjectiveOptions options) =>
-        [.. correctByPrompt.Select(group => GrpoGroup(group, options))];
-
-    static SampleAdvantage[] GrpoGroup(IReadOnlyList<bool> group, ObjectiveOptions options)
+    public static SampleAdvantage[] Grpo(IReadOnlyList<double> rewards, ObjectiveOptions options)
     {
-        int correct = group.Count(c => c);
-        if (correct == 0 || correct == group.Count)
-            return [.. group.Select(_ => new SampleAdvantage(0f, false))];
-        double n = group.Count;
-        double mean = correct / n;
-        // sum of squared deviations: correct samples deviate by 1 - mean, incorrect ones by -mean.
-        double sumSquares = correct * (1 - mean) * (1 - mean) + (n - correct) * mean * mean;
-        double scale = options.GrpoScaleByStd ? System.Math.Sqrt(sumSquares / (n - 1)) + options.GrpoEpsilon : 1.0;
-        return [.. group.Select(c => new SampleAdvantage((float)(((c ? 1 : 0) - mean) / scale), true))];
+        if (rewards.Count < 2 || rewards.All(r => r == rewards[0]))
+            return [.. rewards.Select(_ => new SampleAdvantage(0f, false))];
+        double mean = rewards.Average();
+        double sumSquares = rewards.Sum(r => (r - mean) * (r - mean));
+        double scale = options.GrpoScaleByStd ? System.Math.Sqrt(sumSquares / (rewards.Count - 1)) + options.GrpoEpsilon : 1.0;
+        return [.. rewards.Select(r => new SampleAdvantage((float)((r - mean) / scale), true))];
     }
-
-    static SampleAdvantage[][] PerSample(IReadOnlyList<IReadOnlyList<bool>> correctByPrompt, Func<bool, SampleAdvantage> advantage) =>
-        [.. correctByPrompt.Select(group => group.Select(advantage).ToArray())];
 }

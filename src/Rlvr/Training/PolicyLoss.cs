@@ -53,18 +53,23 @@ public sealed record LossNormalization(long Tokens, long Sequences, long MaxResp
 /// <param name="KlCoef">Weight of the k3 KL estimate to a frozen reference policy (0: off).</param>
 /// <param name="EntropyCoef">Weight of the entropy bonus (0: off); the loss subtracts coef x entropy.</param>
 /// <param name="Aggregation">How token losses become the scalar loss.</param>
+/// <param name="Temperature">The policy optimised is softmax(logits / Temperature), the one the rollouts were sampled
+/// from (as in verl); its log-probs, entropy and the reference's log-probs are all taken at this temperature.</param>
 public sealed record PolicyLossOptions(
     double Clip = 0.2,
     double KlCoef = 0.0,
     double EntropyCoef = 0.0,
-    LossAggregation Aggregation = LossAggregation.SeqMeanTokenMean);
+    LossAggregation Aggregation = LossAggregation.SeqMeanTokenMean,
+    double Temperature = 1.0);
 
 /// <summary>Diagnostics of one loss computation, as means over its masked (response) tokens.</summary>
 /// <param name="ClipRatio">Fraction of tokens where the clipped term won the PPO min (their gradient is 0).</param>
 /// <param name="KlMean">Mean k3 KL to the reference; null when no reference log-probs were given.</param>
 /// <param name="EntropyMean">Mean token entropy; null when no entropy was given.</param>
 /// <param name="Tokens">Number of masked tokens the means are over (to combine micro-batches).</param>
-public sealed record PolicyLossStats(double ClipRatio, double? KlMean, double? EntropyMean, long Tokens);
+/// <param name="MaxAbsLogRatio">Largest |log p - old log p| over the masked tokens: 0 up to rounding while the policy
+/// is still the one that sampled.</param>
+public sealed record PolicyLossStats(double ClipRatio, double? KlMean, double? EntropyMean, long Tokens, double MaxAbsLogRatio = 0);
 
 /// <summary>The scalar loss (with gradient) and its diagnostics.</summary>
 public sealed record PolicyLossResult(Tensor Loss, PolicyLossStats Stats);
@@ -175,7 +180,8 @@ public static class PolicyLoss
             ClipRatio: MaskedMean(clipped.to_type(logProbs.dtype)),
             KlMean: kl is null ? null : MaskedMean(kl),
             EntropyMean: entropy is null ? null : MaskedMean(entropy),
-            Tokens: tokens);
+            Tokens: tokens,
+            MaxAbsLogRatio: MaxAbs((logProbs.detach() - oldLogProbs) * m));
         return new PolicyLossResult(loss.MoveToOuterDisposeScope(), stats);
     }
 
@@ -196,6 +202,12 @@ public static class PolicyLoss
     {
         var delta = refLogProbs.detach() - logProbs;
         return delta.exp() - delta - 1;
+    }
+
+    static double MaxAbs(Tensor t)
+    {
+        using var _ = no_grad();
+        return t.numel() == 0 ? 0.0 : t.abs().max().item<float>();
     }
 
     static double Positive(long count, string what) =>

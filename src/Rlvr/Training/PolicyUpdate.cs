@@ -6,8 +6,14 @@ namespace Rlvr.Training;
 
 /// <summary>What one policy update did: mean loss and gradient norm over its optimizer steps, token-weighted
 /// diagnostics, seconds spent, and how many optimizer steps were skipped for non-finite values.</summary>
+/// <param name="SamplerMismatch">Largest |log p - sampler's log p| over the tokens of the first optimizer step, before any
+/// weight changed: 0 up to float rounding when the policy optimised is the one that sampled.</param>
+/// <param name="ForwardSeconds">Policy (and reference) forward passes and the loss.</param>
+/// <param name="BackwardSeconds">Backward passes.</param>
+/// <param name="OptimizerSeconds">Gradient norm, clipping and AdamW.</param>
 public sealed record UpdateResult(int OptimizerSteps, int NonFinite, double Loss, double GradNorm,
-    double ClipRatio, double Entropy, double? Kl, long Tokens, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds);
+    double ClipRatio, double Entropy, double? Kl, long Tokens, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds,
+    double SamplerMismatch = 0);
 
 /// <summary>How rollouts become optimizer steps: epochs over the batch, mini-batches (one optimizer step each),
 /// gradient-accumulation micro-batches, and a token budget per forward/backward.</summary>
@@ -16,8 +22,8 @@ public sealed record UpdateSchedule(int Epochs = 1, int MiniBatches = 1, int Gra
 
 /// <summary>
 /// The policy-gradient update on a batch of rollouts: for each optimizer step, the policy's token
-/// log-probs (chunked over the vocabulary) on the sampler's own ids, the PPO-clipped loss against the
-/// sampler's log-probs, backward over micro-batches, global-norm clipping and AdamW. A non-finite loss
+/// log-probs (chunked over the vocabulary, at the sampling temperature) on the sampler's own ids, the
+/// PPO-clipped loss against the sampler's log-probs, backward over micro-batches, global-norm clipping and AdamW. A non-finite loss
 /// or gradient norm skips that optimizer step, so the weights are never corrupted.
 /// </summary>
 public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLossOptions loss, UpdateSchedule schedule, LoadedModel? reference = null)
@@ -26,7 +32,7 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
     {
         var model = policy.Model;
         model.train();
-        double lossSum = 0, normSum = 0, clipTokens = 0, entropyTokens = 0, klTokens = 0, forward = 0, backward = 0, step = 0;
+        double lossSum = 0, normSum = 0, clipTokens = 0, entropyTokens = 0, klTokens = 0, forward = 0, backward = 0, step = 0, mismatch = 0;
         long tokens = 0;
         int updates = 0, nonFinite = 0;
         var miniBatches = Split(rollouts, schedule.MiniBatches);
@@ -46,6 +52,7 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
                     entropyTokens += (stats.EntropyMean ?? 0) * stats.Tokens;
                     klTokens += (stats.KlMean ?? 0) * stats.Tokens;
                     tokens += stats.Tokens;
+                    if (updates + nonFinite == 0) mismatch = System.Math.Max(mismatch, stats.MaxAbsLogRatio);
                 }
                 backward += sw.Elapsed.TotalSeconds;
                 sw.Restart();
@@ -68,7 +75,8 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
         model.eval();
         double PerToken(double sum) => tokens == 0 ? 0 : sum / tokens;
         return new UpdateResult(updates, nonFinite, updates == 0 ? double.NaN : lossSum / updates, updates == 0 ? double.NaN : normSum / updates,
-            PerToken(clipTokens), PerToken(entropyTokens), reference is null ? null : PerToken(klTokens), tokens, forward, backward - forward, step);
+            PerToken(clipTokens), PerToken(entropyTokens), reference is null ? null : PerToken(klTokens), tokens, forward, backward - forward, step,
+            mismatch);
     }
 
     /// <summary>Forward (log-probs, loss) and backward of one micro-batch; returns the seconds the forward took.</summary>
@@ -78,14 +86,14 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
         using var scope = NewDisposeScope();
         using var batch = RolloutBatch.Create(micro, policy.Model.Device);
         var hidden = batch.PredictorHidden(policy.Model.Hidden(batch.InputIds, batch.Positions));
-        var (logProbs, entropy) = TokenLogProbs.Compute(hidden, policy.Model.LmHeadWeight, batch.Targets);
+        var (logProbs, entropy) = TokenLogProbs.Compute(hidden, policy.Model.LmHeadWeight, batch.Targets, temperature: loss.Temperature);
         Tensor? refLogProbs = null;
         if (reference is not null)
             using (no_grad())
             using (reference.Model.WithoutAdapters())   // a LoRA run's reference is the policy itself without its adapters
             {
                 var refHidden = batch.PredictorHidden(reference.Model.Hidden(batch.InputIds, batch.Positions));
-                refLogProbs = TokenLogProbs.LogProbsOnly(refHidden, reference.Model.LmHeadWeight, batch.Targets);
+                refLogProbs = TokenLogProbs.LogProbsOnly(refHidden, reference.Model.LmHeadWeight, batch.Targets, temperature: loss.Temperature);
             }
         var result = PolicyLoss.Compute(logProbs, batch.OldLogProbs, batch.Advantages, batch.Mask, loss, normalization, refLogProbs, entropy);
         double forward = sw.Elapsed.TotalSeconds;

@@ -177,9 +177,10 @@ public static class Sweep
     /// </summary>
     /// <exception cref="ArgumentException">a bad grid or option (before anything is written)</exception>
     /// <exception cref="InvalidDataException">the folder's sweep.json has other training options</exception>
-    public static SweepResult Run(SweepGrid grid, TrainConfig shared, string sweepDir, ReportOptions report, TextWriter console, TrainRun? train = null)
+    public static SweepResult Run(SweepGrid grid, TrainConfig shared, string sweepDir, ReportOptions report, TextWriter console, TrainRun? train = null,
+        Func<string, IProgress<Generation.GenerationProgress>?>? progress = null)
     {
-        train ??= Trainer.Run;
+        train ??= (config, resume, writer) => Trainer.Run(config, resume, writer, progress);
         report.Validate();
         var runs = grid.Runs();
         var configs = runs.Select(r => RunConfig(shared, r, sweepDir)).ToList();

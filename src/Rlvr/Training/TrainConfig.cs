@@ -5,14 +5,6 @@ using System.Text.Json.Serialization;
 
 namespace Rlvr.Training;
 
-/// <summary>Describes one training option: its help text. The option's name in config files is the
-/// property name in snake_case, and on the command line the same with dashes (rollout_batch_size, --rollout-batch-size).</summary>
-[AttributeUsage(AttributeTargets.Property)]
-public sealed class TrainOptionAttribute(string description) : Attribute
-{
-    public string Description => description;
-}
-
 /// <summary>Every option of a training run. Defaults are the small reference's settings; the resolved
 /// config is saved as <c>config.json</c> in the run folder.</summary>
 public sealed class TrainConfig
@@ -21,7 +13,7 @@ public sealed class TrainConfig
     public string Model { get; set; } = "";
     [TrainOption("Display name of the model in reports (default: the model folder's name)")]
     public string? ModelName { get; set; }
-    [TrainOption("Objective: psr, nsr, w-reinforce, reinforce or grpo")]
+    [TrainOption("Objective: {objectives}")]
     public string Objective { get; set; } = "w-reinforce";
     [TrainOption("W-REINFORCE weight of correct samples (advantage +lambda; incorrect get -1)")]
     public double Lambda { get; set; } = 0.1;
@@ -36,11 +28,11 @@ public sealed class TrainConfig
     public int RolloutBatchSize { get; set; } = 64;
     [TrainOption("Samples per prompt (prompts per step = rollout-batch-size / rollouts-per-prompt)")]
     public int RolloutsPerPrompt { get; set; } = 2;
-    [TrainOption("Sampling temperature of rollouts")]
+    [TrainOption("Sampling temperature of rollouts; the policy trained is softmax(logits / temperature), the one that sampled")]
     public double Temperature { get; set; } = 1.0;
-    [TrainOption("Nucleus sampling threshold of rollouts (1 = off)")]
+    [TrainOption("Nucleus sampling threshold of rollouts (1 = off); the loss still uses the whole vocabulary (docs/objectives.md)")]
     public double TopP { get; set; } = 1.0;
-    [TrainOption("Top-k of rollouts (0 = off)")]
+    [TrainOption("Top-k of rollouts (0 = off); the loss still uses the whole vocabulary (docs/objectives.md)")]
     public int TopK { get; set; } = 0;
     [TrainOption("Most new tokens per rollout")]
     public int MaxNewTokens { get; set; } = 512;
@@ -77,9 +69,9 @@ public sealed class TrainConfig
     public double KlCoef { get; set; } = 0.0;
     [TrainOption("Coefficient of the entropy bonus (entropy is always logged)")]
     public double EntropyCoef { get; set; } = 0.0;
-    [TrainOption("Samples the objective does not use: drop (removed, small reference) or mask (advantage 0, tokens still in the denominator, paper's code)")]
+    [TrainOption("Samples the objective does not use: {unused} (drop: removed, small reference; mask: advantage 0, tokens still in the denominator, paper's code)")]
     public string Unused { get; set; } = "drop";
-    [TrainOption("Loss aggregation: token-mean (paper's code), seq-mean-token-mean (small reference) or seq-mean-token-sum-norm (Dr. GRPO)")]
+    [TrainOption("Loss aggregation: {loss_aggs} (token-mean: paper's code; seq-mean-token-mean: small reference; seq-mean-token-sum-norm: Dr. GRPO)")]
     public string LossAgg { get; set; } = "seq-mean-token-mean";
     [TrainOption("Recompute decoder layers in backward to save memory")]
     public bool GradientCheckpointing { get; set; } = false;
@@ -108,6 +100,10 @@ public sealed class TrainConfig
     public int EvalN { get; set; } = 1;
     [TrainOption("Comma-separated k of pass@k in evaluations (k <= eval-n)")]
     public string EvalK { get; set; } = "1";
+    [TrainOption("Samples per problem at the step-0 and final evaluations, for pass@k curves at large k (0 = eval_n)")]
+    public int PassAtKSamples { get; set; } = 0;
+    [TrainOption("Comma-separated k of pass@k at the step-0 and final evaluations (k <= pass_at_k_samples; default: eval_k)")]
+    public string? PassAtK { get; set; }
     [TrainOption("Evaluation sampling temperature (0 = greedy)")]
     public double EvalTemperature { get; set; } = 0.6;
     [TrainOption("Evaluation nucleus sampling threshold")]
@@ -120,6 +116,8 @@ public sealed class TrainConfig
     public string? SystemPrompt { get; set; }
     [TrainOption("Reward only answers in \\boxed{} (false: also 'answer is X' forms and the last number)")]
     public bool RequireBoxed { get; set; } = true;
+    [TrainOption("Subtracted from the reward of a sample with no extractable answer (the verifier gives 1 correct, 0 otherwise)")]
+    public double FormatPenalty { get; set; } = 0.0;
 
     [TrainOption("Save a checkpoint every N steps (and at the end); 0 = only at the end")]
     public int SaveEvery { get; set; } = 20;
@@ -132,8 +130,6 @@ public sealed class TrainConfig
     [TrainOption("Torch threads (0 = torch's default)")]
     public int Threads { get; set; } = 0;
 
-    public static readonly string[] Objectives = ["psr", "nsr", "w-reinforce", "reinforce", "grpo"];
-
     static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -141,35 +137,26 @@ public sealed class TrainConfig
     };
 
     /// <summary>The options, in declaration order.</summary>
-    public static IReadOnlyList<PropertyInfo> Options { get; } =
-        typeof(TrainConfig).GetProperties().Where(p => p.GetCustomAttribute<TrainOptionAttribute>() != null).ToArray();
+    public static IReadOnlyList<PropertyInfo> Options => ConfigSchema.Options(typeof(TrainConfig));
 
     /// <summary>The option's key in config files (snake_case).</summary>
-    public static string Key(PropertyInfo option) => JsonNamingPolicy.SnakeCaseLower.ConvertName(option.Name);
+    public static string Key(PropertyInfo option) => ConfigSchema.Key(option);
 
     /// <summary>The option's command-line flag (--kebab-case).</summary>
-    public static string Flag(PropertyInfo option) => "--" + Key(option).Replace('_', '-');
+    public static string Flag(PropertyInfo option) => ConfigSchema.Flag(option);
 
-    public static string Description(PropertyInfo option) => option.GetCustomAttribute<TrainOptionAttribute>()!.Description;
+    public static string Description(PropertyInfo option) => ConfigSchema.Description(option);
 
-    /// <summary>Reads a JSON config file; keys are option names in snake_case (dashes also accepted). Unknown keys and wrong types are errors naming the file and key.</summary>
-    public static TrainConfig Load(string path)
+    /// <summary>The options whose values differ between two configs, by key, with both values as JSON.</summary>
+    public static List<(string Key, JsonNode? From, JsonNode? To)> Differences(TrainConfig from, TrainConfig to)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config file not found");
-        var obj = JsonText.ReadObject(path);
-        var config = new TrainConfig();
-        foreach (var (key, value) in obj)
-        {
-            var option = Options.FirstOrDefault(o => Key(o) == key.Replace('-', '_'))
-                ?? throw new InvalidDataException($"{path}: unknown option '{key}' (known: {string.Join(", ", Options.Select(Key))})");
-            try { option.SetValue(config, value?.Deserialize(option.PropertyType)); }
-            catch (Exception e) when (e is JsonException or InvalidOperationException)
-            {
-                throw new InvalidDataException($"{path}: option '{key}' expects {TypeName(option.PropertyType)}, got {value?.ToJsonString() ?? "null"}");
-            }
-        }
-        return config;
+        var a = JsonNode.Parse(from.ToJson())!.AsObject();
+        var b = JsonNode.Parse(to.ToJson())!.AsObject();
+        return [.. Options.Select(Key).Where(k => !JsonNode.DeepEquals(a[k], b[k])).Select(k => (k, a[k], b[k]))];
     }
+
+    /// <summary>Reads a JSON config file (<see cref="ConfigSchema.Load{T}"/>).</summary>
+    public static TrainConfig Load(string path) => ConfigSchema.Load<TrainConfig>(path);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -195,12 +182,17 @@ public sealed class TrainConfig
     public IReadOnlyList<int> EvalKs => EvalK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"eval_k: '{k}' is not a positive integer")).ToArray();
 
+    /// <summary>The k of pass@k at the first and last evaluations: <see cref="PassAtK"/>, else <see cref="EvalKs"/>.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<int> PassAtKKs => PassAtK is null ? EvalKs : PassAtK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"pass_at_k: '{k}' is not a positive integer")).ToArray();
+
     /// <summary>Checks values and their combinations; the message names the option.</summary>
     public void Validate()
     {
         void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
         Check(Model.Length > 0, "model: required (a model folder or Hub id)");
-        Check(Objectives.Contains(Objective), $"objective: '{Objective}' is not one of {string.Join(", ", Objectives)}");
+        Check(Training.Objectives.Names.Contains(Objective), $"objective: '{Objective}' is not one of {string.Join(", ", Training.Objectives.Names)}");
         Check(Steps >= 0, "steps: must be >= 0");
         Check(RolloutsPerPrompt >= 1, "rollouts_per_prompt: must be >= 1");
         Check(RolloutBatchSize >= RolloutsPerPrompt && RolloutBatchSize % RolloutsPerPrompt == 0,
@@ -212,8 +204,9 @@ public sealed class TrainConfig
         Check(GradAccum >= 1, "grad_accum: must be >= 1");
         Check(Epochs >= 1 && MiniBatches >= 1, "epochs and mini_batches must be >= 1");
         Check(Clip > 0, "clip: must be > 0");
-        Check(Unused is "drop" or "mask", $"unused: '{Unused}' is not drop or mask");
-        Check(LossAgg is "token-mean" or "seq-mean-token-mean" or "seq-mean-token-sum-norm", $"loss_agg: '{LossAgg}' is not token-mean, seq-mean-token-mean or seq-mean-token-sum-norm");
+        Check(PolicyLoss.UnusedNames.Contains(Unused), $"unused: '{Unused}' is not one of {string.Join(", ", PolicyLoss.UnusedNames)}");
+        Check(PolicyLoss.AggregationNames.Contains(LossAgg), $"loss_agg: '{LossAgg}' is not one of {string.Join(", ", PolicyLoss.AggregationNames)}");
+        Check(double.IsFinite(FormatPenalty) && FormatPenalty >= 0, "format_penalty: must be a number >= 0");
         Check(EvalEvery >= 0 && SaveEvery >= 0, "eval_every and save_every must be >= 0");
         Check(EvalN >= 1, "eval_n: must be >= 1");
         Check(MomentPrecisions.Names.Contains(OptimizerStates), $"optimizer_states: '{OptimizerStates}' is not one of {string.Join(", ", MomentPrecisions.Names)}");
@@ -222,13 +215,7 @@ public sealed class TrainConfig
         Check(BaseDtype is "float32" or "bfloat16", $"base_dtype: '{BaseDtype}' is not float32 or bfloat16");
         Check(BaseDtype == "float32" || LoraRank > 0, "base_dtype: bfloat16 needs LoRA (--lora-rank): full fine-tuning updates fp32 weights");
         Check(EvalKs.All(k => k <= EvalN), $"eval_k: every k must be <= eval_n ({EvalN})");
+        Check(PassAtKSamples >= 0, "pass_at_k_samples: must be >= 0 (0 = eval_n)");
+        Check(PassAtKKs.All(k => k <= (PassAtKSamples > 0 ? PassAtKSamples : EvalN)), $"pass_at_k: every k must be <= pass_at_k_samples ({(PassAtKSamples > 0 ? PassAtKSamples : EvalN)})");
     }
-
-    static string TypeName(Type t) => (Nullable.GetUnderlyingType(t) ?? t) switch
-    {
-        var x when x == typeof(int) => "an integer",
-        var x when x == typeof(double) => "a number",
-        var x when x == typeof(bool) => "true or false",
-        _ => "a string",
-    };
 }

@@ -14,7 +14,7 @@ namespace Rlvr.Training;
 
 /// <summary>
 /// The RL loop, top to bottom: each step samples rollouts for a group of training problems, grades
-/// them, turns correctness into advantages with the objective, and updates the policy with the
+/// them, turns their rewards into advantages with the objective, and updates the policy with the
 /// policy-gradient loss; metrics go to the run folder every step, evaluations and checkpoints every
 /// few steps. Everything a step does depends only on (weights, optimizer state, seed, step), so a run
 /// resumed from a checkpoint continues exactly as the uninterrupted run would have.
@@ -23,15 +23,17 @@ public sealed class Trainer : IDisposable
 {
     readonly TrainConfig config;
     readonly TextWriter console;
+    readonly Func<string, IProgress<GenerationProgress>?> progress;
     readonly LoadedModel policy;
     readonly LoadedModel? reference;
     readonly PromptEncoder prompts;
     readonly Sampler sampler;
     readonly AdamW optimizer;
     readonly IReadOnlyList<MathProblem> train;
-    readonly IReadOnlyList<MathProblem> eval;
+    readonly RunEvaluation evaluation;
     readonly Objective objective;
     readonly ObjectiveOptions objectiveOptions;
+    readonly RewardOptions rewardOptions;
     readonly PolicyUpdate update;
     readonly UnusedSamples unused;
     readonly VerifierOptions verifier;
@@ -39,14 +41,18 @@ public sealed class Trainer : IDisposable
     readonly string samplesPath;
     int startStep;
 
-    public const string ConfigFile = "config.json";
-    public const string SamplesFile = "samples.jsonl";
-    public const string SummaryFile = "summary.json";
+    // The run folder's names live in RunLayout; these stay for existing callers.
+    public const string ConfigFile = RunLayout.ConfigFile;
+    public const string SamplesFile = RunLayout.SamplesFile;
+    public const string SummaryFile = RunLayout.SummaryFile;
+    /// <summary>One line per resume that changed options: when, from which step, and each option's old and new value.</summary>
+    public const string OverridesFile = RunLayout.OverridesFile;
 
-    Trainer(TrainConfig config, TextWriter console, bool resume)
+    Trainer(TrainConfig config, TextWriter console, bool resume, Func<string, IProgress<GenerationProgress>?> progress)
     {
         this.config = config;
         this.console = console;
+        this.progress = progress;
         var runDir = config.Out;
         int? checkpoint = resume ? Checkpoint.Latest(runDir) : null;
         if (config.Threads > 0) torch.set_num_threads(config.Threads);
@@ -65,21 +71,21 @@ public sealed class Trainer : IDisposable
             config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay, MomentPrecisions.Parse(config.OptimizerStates));
 
         train = MathDataset.Load(config.TrainData).Problems;
-        var evalAll = MathDataset.Load(config.EvalData).Problems;
-        eval = config.EvalLimit > 0 && config.EvalLimit < evalAll.Count
-            ? StratifiedSubset.OfSize(evalAll, config.EvalLimit, Strata.Type, config.Seed).Problems
-            : evalAll;
 
         objective = Objectives.Get(config.Objective);
         objectiveOptions = new ObjectiveOptions((float)config.Lambda, config.GrpoStdNorm);
+        rewardOptions = new RewardOptions(config.FormatPenalty);
         update = new PolicyUpdate(policy, optimizer,
-            new PolicyLossOptions(config.Clip, config.KlCoef, config.EntropyCoef, PolicyLoss.ParseAggregation(config.LossAgg)),
+            new PolicyLossOptions(config.Clip, config.KlCoef, config.EntropyCoef, PolicyLoss.ParseAggregation(config.LossAgg), config.Temperature),
             new UpdateSchedule(config.Epochs, config.MiniBatches, config.GradAccum, config.MicroBatchTokens, config.GradClip, config.MaxNewTokens),
             reference);
         unused = PolicyLoss.ParseUnused(config.Unused);
         verifier = VerifierOptions.Default with { Extraction = config.RequireBoxed ? ExtractionOptions.BoxedOnly : ExtractionOptions.Default };
 
         metrics = new MetricSink(runDir, config.Steps, console);
+        evaluation = new RunEvaluation(sampler, prompts, RunEvaluation.LoadProblems(config.EvalData, config.EvalLimit, config.Seed),
+            new EvalPlan(config.EvalN, config.EvalKs, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens, verifier,
+                config.Seed, config.DisplayModelName, config.EvalData, config.PassAtKSamples, config.PassAtKKs), runDir, metrics, console, progress);
         samplesPath = Path.Combine(runDir, SamplesFile);
         if (checkpoint is { } step)
         {
@@ -91,7 +97,9 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Runs (or, with <paramref name="resume"/>, continues) the training described by <paramref name="config"/>.</summary>
-    public static void Run(TrainConfig config, bool resume, TextWriter console)
+    /// <param name="console">Where step lines and messages go.</param>
+    /// <param name="progress">Makes a progress receiver for a sampling phase, given its label ("step 3 rollouts"); null: none.</param>
+    public static void Run(TrainConfig config, bool resume, TextWriter console, Func<string, IProgress<GenerationProgress>?>? progress = null)
     {
         config.Validate();
         var runDir = config.Out;
@@ -99,7 +107,8 @@ public sealed class Trainer : IDisposable
         {
             var saved = Path.Combine(runDir, ConfigFile);
             if (!File.Exists(saved)) throw new FileNotFoundException($"{saved}: no run to resume in {runDir}");
-            if (Checkpoint.Latest(runDir) is null)
+            if (Checkpoint.Latest(runDir) is { } from) RecordOverrides(runDir, TrainConfig.Load(saved), config, from);
+            else
             {
                 // Stopped before its first checkpoint: nothing to continue from, so what it logged is dropped and it starts over.
                 console.WriteLine($"{runDir} has no checkpoint yet: starting it over");
@@ -111,37 +120,49 @@ public sealed class Trainer : IDisposable
             throw new IOException($"{runDir} already holds a run (metrics.jsonl); use --resume {runDir} to continue it or choose another --out");
         Directory.CreateDirectory(runDir);
         config.ModelName ??= config.DisplayModelName;
-        if (!resume) AtomicFile.WriteAllText(Path.Combine(runDir, ConfigFile), config.ToJson());
-        using var trainer = new Trainer(config, console, resume);
+        AtomicFile.WriteAllText(Path.Combine(runDir, ConfigFile), config.ToJson());
+        using var trainer = new Trainer(config, console, resume, progress ?? (_ => null));
         trainer.Loop();
+    }
+
+    /// <summary>Appends to overrides.jsonl what a resume changes in the saved config (nothing when nothing changes);
+    /// the caller then saves the resolved config, so the next resume keeps the change.</summary>
+    static void RecordOverrides(string runDir, TrainConfig saved, TrainConfig resolved, int fromStep)
+    {
+        var changes = TrainConfig.Differences(saved, resolved);
+        if (changes.Count == 0) return;
+        var line = new JsonObject
+        {
+            ["time"] = DateTime.UtcNow.ToString("o"), ["resumed_from_step"] = fromStep,
+            ["changed"] = new JsonObject(changes.Select(c => KeyValuePair.Create(c.Key,
+                (JsonNode?)new JsonObject { ["from"] = c.From?.DeepClone(), ["to"] = c.To?.DeepClone() }))),
+        };
+        File.AppendAllText(Path.Combine(runDir, OverridesFile), line.ToJsonString(JsonText.Options) + "\n");
     }
 
     /// <summary>Removes what a run logs (metrics, events, samples, evaluations); config.json and checkpoints stay.</summary>
     static void DeleteOutputs(string runDir)
     {
-        foreach (var file in new[] { MetricsWriter.FileName, SamplesFile, SummaryFile })
+        foreach (var file in new[] { MetricsWriter.FileName, SamplesFile, SummaryFile, OverridesFile })
             File.Delete(Path.Combine(runDir, file));
-        foreach (var dir in new[] { TensorBoardLog.FolderName, "eval" })
+        foreach (var dir in new[] { RunLayout.EventsFolder, RunLayout.EvalFolder })
             if (Directory.Exists(Path.Combine(runDir, dir))) Directory.Delete(Path.Combine(runDir, dir), recursive: true);
     }
 
     void Loop()
     {
-        if (startStep == 0 && config.EvalEvery > 0) Evaluate(0);
+        if (startStep == 0 && config.EvalEvery > 0) evaluation.At(0, end: true);
         for (int step = startStep + 1; step <= config.Steps; step++)
         {
             TrainStep(step);
             bool last = step == config.Steps;
-            if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) Evaluate(step);
+            if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) evaluation.At(step, end: last);
             if (last || (config.SaveEvery > 0 && step % config.SaveEvery == 0))
                 Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints);
         }
         var summary = new JsonObject { ["steps"] = config.Steps, ["finished"] = DateTime.UtcNow.ToString("o") };
         AtomicFile.WriteAllText(Path.Combine(config.Out, SummaryFile), summary.ToJsonString());
     }
-
-    /// <summary>A sampler seed per step: rollouts of a step are the same in a resumed run.</summary>
-    static ulong StepSeed(int seed, int step) => unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step);
 
     void TrainStep(int step)
     {
@@ -153,38 +174,40 @@ public sealed class Trainer : IDisposable
         // Rollouts.
         var problems = PromptSchedule.ForStep(train.Count, config.PromptsPerStep, config.Seed, step - 1).Select(i => train[i]).ToArray();
         var promptIds = problems.Select(p => prompts.Encode(p.Problem)).ToArray();
-        var progress = new ConsoleProgress($"step {step} rollouts");
+        var rolloutProgress = progress($"step {step} rollouts");
         var completions = sampler.Generate(promptIds, config.RolloutsPerPrompt, new SamplingParams
         {
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK,
-            MaxNewTokens = config.MaxNewTokens, Seed = StepSeed(config.Seed, step),
-        }, progress);
-        progress.Finish();
+            MaxNewTokens = config.MaxNewTokens, Seed = StepSeeds.For(config.Seed, step),
+        }, rolloutProgress);
+        (rolloutProgress as IDisposable)?.Dispose();
         times["time/sampling"] = Lap();
 
         // Rewards.
         var grades = Grading.GradeAll(completions.Select(c => (problems[c.PromptIndex].Gold!, c.Text)).ToArray(), verifier);
         times["time/grading"] = Lap();
-        var correct = problems.Select((_, p) => (IReadOnlyList<bool>)completions.Select((c, i) => (c, i))
-            .Where(x => x.c.PromptIndex == p).Select(x => grades[x.i].Correct).ToArray()).ToArray();
-        var advantages = objective(correct, objectiveOptions).SelectMany(a => a).ToArray();   // ordered by (prompt, sample) like completions
-        var enters = PolicyLoss.EntersLossBatch(advantages.Select(a => a.Used).ToArray(), unused);
+        var (rewards, advantages) = ScoredSamples.Score(completions, grades, objective, objectiveOptions, rewardOptions);
+        // A sample whose grading failed has no advantage: it stays out of the loss batch even under --unused mask.
+        var enters = PolicyLoss.EntersLossBatch(advantages.Select(a => a.Used).ToArray(), unused)
+            .Select((e, i) => e && grades[i].Outcome != GradeOutcome.VerifierError).ToArray();
 
-        var m = RolloutMetrics(completions, grades, correct);
+        var m = RolloutMetrics(completions, grades, rewards);
         var extra = new Dictionary<string, string>();
+        // The old log-probs are the tempered policy's (the sampler's, before top-k/top-p): the update optimises that policy.
         var rollouts = completions.Select((c, i) => (c, i)).Where(x => enters[x.i])
-            .Select(x => new Rollout(promptIds[x.c.PromptIndex], x.c.TokenIds, x.c.LogProbs, advantages[x.i].Advantage)).ToList();
+            .Select(x => new Rollout(promptIds[x.c.PromptIndex], x.c.TokenIds, x.c.PolicyLogProbs, advantages[x.i].Advantage)).ToList();
         m["samples_kept"] = advantages.Count(a => a.Used);
         var skip = SkipReason(grades, advantages);
         if (skip is null)
         {
             torch.manual_seed(config.Seed + step);   // LoRA dropout masks: the same in a resumed run
             var u = update.Run(rollouts, LearningRate(step));
-            times["time/logprobs"] = u.ForwardSeconds;
+            times["time/forward"] = u.ForwardSeconds;
             times["time/backward"] = u.BackwardSeconds;
             times["time/optimizer"] = u.OptimizerSeconds;
             m["clip_ratio"] = u.ClipRatio;
             m["entropy"] = u.Entropy;
+            m["sampler_mismatch"] = u.SamplerMismatch;
             if (u.Kl is { } kl) m["kl"] = kl;
             if (u.OptimizerSteps > 0) { m["loss"] = u.Loss; m["grad_norm"] = u.GradNorm; }
             if (u.NonFinite > 0) skip = $"non-finite loss or gradient: {u.NonFinite} of {u.NonFinite + u.OptimizerSteps} optimizer steps skipped";
@@ -194,13 +217,13 @@ public sealed class Trainer : IDisposable
         times["time/step"] = total.Elapsed.TotalSeconds;
         foreach (var (k, v) in times) m[k] = v;
         metrics.Train(step, m, extra);
-        AppendSamples(step, problems, completions, grades, advantages);
+        AppendSamples(step, problems, completions, grades, rewards, advantages);
     }
 
     /// <summary>Why a step has no learning signal: no kept sample has a nonzero advantage (all correct under NSR,
     /// all wrong under PSR or GRPO, ...). Null when there is something to learn from, whatever the batch looks like:
     /// NSR still learns from an all-wrong batch, PSR from an all-correct one.</summary>
-    static string? SkipReason(GradeResult[] grades, SampleAdvantage[] advantages)
+    static string? SkipReason(IReadOnlyList<GradeResult> grades, SampleAdvantage[] advantages)
     {
         if (advantages.Any(a => a.Used && a.Advantage != 0)) return null;
         if (grades.All(g => g.Correct)) return "all samples correct: none carries a gradient under this objective";
@@ -210,23 +233,27 @@ public sealed class Trainer : IDisposable
 
     double LearningRate(int step) => config.WarmupSteps > 0 ? config.Lr * System.Math.Min(1.0, step / (double)config.WarmupSteps) : config.Lr;
 
-    Dictionary<string, double> RolloutMetrics(IReadOnlyList<Completion> completions, GradeResult[] grades, IReadOnlyList<bool>[] correctByPrompt)
+    /// <summary>What the rollouts of a step look like: <c>reward</c> is the mean of the rewards (reward terms included),
+    /// <c>correct_ratio</c> the fraction the verifier graded correct; they differ when a reward term is on.</summary>
+    public static Dictionary<string, double> RolloutMetrics(IReadOnlyList<Completion> completions, IReadOnlyList<GradeResult> grades, IReadOnlyList<double> rewards)
     {
-        var rewards = grades.Select(g => g.Correct ? 1.0 : 0.0).ToArray();
         double mean = rewards.Average();
+        double Fraction(GradeOutcome o) => grades.Count(g => g.Outcome == o) / (double)grades.Count;
+        var groups = rewards.Select((r, i) => (r, i)).GroupBy(x => completions[x.i].PromptIndex, x => x.r).ToList();
         return new Dictionary<string, double>
         {
             ["reward"] = mean,
-            ["reward_std"] = System.Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / System.Math.Max(1, rewards.Length - 1)),
-            ["correct_ratio"] = mean,
-            ["no_answer_ratio"] = grades.Count(g => g.Outcome == GradeOutcome.NoAnswer) / (double)grades.Length,
-            ["frac_reward_zero_std"] = correctByPrompt.Count(c => c.All(x => x) || c.All(x => !x)) / (double)correctByPrompt.Length,
+            ["reward_std"] = System.Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / System.Math.Max(1, rewards.Count - 1)),
+            ["correct_ratio"] = Fraction(GradeOutcome.Correct),
+            ["no_answer_ratio"] = Fraction(GradeOutcome.NoAnswer),
+            ["verifier_error_ratio"] = Fraction(GradeOutcome.VerifierError),
+            ["frac_reward_zero_std"] = groups.Count(g => g.Distinct().Count() == 1) / (double)groups.Count,
             ["completions/mean_length"] = completions.Average(c => c.TokenIds.Length),
             ["completions/clipped_ratio"] = completions.Count(c => c.FinishReason == FinishReason.Length) / (double)completions.Count,
         };
     }
 
-    void AppendSamples(int step, MathProblem[] problems, IReadOnlyList<Completion> completions, GradeResult[] grades, SampleAdvantage[] advantages)
+    void AppendSamples(int step, MathProblem[] problems, IReadOnlyList<Completion> completions, GradeResult[] grades, double[] rewards, SampleAdvantage[] advantages)
     {
         using var writer = new StreamWriter(samplesPath, append: true);
         for (int i = 0; i < completions.Count; i++)
@@ -235,36 +262,16 @@ public sealed class Trainer : IDisposable
             var line = new JsonObject
             {
                 ["step"] = step, ["problem_id"] = problems[c.PromptIndex].Id, ["sample"] = c.SampleIndex,
-                ["reward"] = grades[i].Correct ? 1 : 0, ["outcome"] = grades[i].Outcome.JsonName(),
+                ["reward"] = rewards[i], ["outcome"] = grades[i].Outcome.JsonName(),
                 ["extracted"] = grades[i].Extracted, ["gold"] = problems[c.PromptIndex].Gold,
                 ["advantage"] = advantages[i].Advantage, ["used"] = advantages[i].Used,
                 ["tokens"] = c.TokenIds.Length, ["finish_reason"] = c.FinishReason.JsonName(),
                 ["completion"] = c.Text,
             };
+            if (grades[i].Outcome == GradeOutcome.VerifierError) line["verifier_error"] = grades[i].Reason;
             writer.Write(line.ToJsonString(JsonText.Options) + "\n");
         }
         writer.Flush();
-    }
-
-    void Evaluate(int step)
-    {
-        var sw = Stopwatch.StartNew();
-        var request = new EvalRequest(config.EvalN, config.EvalKs, new SamplingParams
-        {
-            Temperature = config.EvalTemperature, TopP = config.EvalTopP, MaxNewTokens = config.EvalMaxNewTokens,
-            Seed = StepSeed(config.Seed, -1 - step),
-        }, Greedy: false, verifier);
-        var settings = new EvalSettings(config.DisplayModelName, config.EvalData, step, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens);
-        var progress = new ConsoleProgress($"eval at step {step}");
-        var result = Evaluator.Run(sampler, prompts, eval, request, settings, progress);
-        progress.Finish();
-        var relative = Path.Combine("eval", $"step_{step:D6}.json");
-        Directory.CreateDirectory(Path.Combine(config.Out, "eval"));
-        Evaluator.WriteSamples(Path.Combine(config.Out, "eval", $"step_{step:D6}.samples.jsonl"), result.Samples);
-        result.Summary.Save(Path.Combine(config.Out, relative));
-        var shown = result.Samples.Take(3).Select(s => new EvalSampleText(s.ProblemId, s.Text, s.Correct ? 1 : 0)).ToList();
-        metrics.Eval(step, result.Summary.PassAtK[1], result.Summary.NProblems, config.EvalN, relative, shown);
-        console.WriteLine($"  (evaluation took {sw.Elapsed.TotalSeconds:F1}s)");
     }
 
     public void Dispose()

@@ -19,6 +19,13 @@ public class AnswerExtractionTests
     [InlineData("so we get \\[ 42 \\] as required, see $$ $$", "42", "last math")]
     [InlineData("I counted 3 red and 4 blue, 7 in all", "7", "last number")]
     [InlineData("{Friday}", "{Friday}", "bare text")]
+    [InlineData("Final Answer: The smallest $k$ is 27.", "27", "phrase")]
+    [InlineData("**Final Answer:** the total is $\\frac{3}{4}$ of the cake.", @"\frac{3}{4}", "phrase")]
+    [InlineData("Since $n$ must be positive, the number of students is 41.", "41", "final statement")]
+    [InlineData("We need $2x + 3 = 13$, giving x = 5.", "5", "final statement")]
+    [InlineData("The total cost was $x = 4 \\cdot 5$, so she paid 25 dollars.", "25", "final statement")]
+    [InlineData("We need $2x + 3 = 13$. We check it by trying 2 values.", "2x + 3 = 13", "last math")]
+    [InlineData("So $x = 5$ is the answer.", "x = 5", "last math")]
     public void Rules_apply_in_order(string response, string expected, string source)
     {
         var (answer, from) = AnswerExtraction.ExtractWithSource(response, ExtractionOptions.Default);
@@ -55,6 +62,16 @@ public class AnswerExtractionTests
     [InlineData(@"\text{(B)}", @"\text{(B)}")]
     public void Gold_answers_come_from_the_last_box_or_the_whole_field(string gold, string expected) =>
         Assert.Equal(expected, AnswerExtraction.ExtractGold(gold));
+
+    [Theory]
+    [InlineData("-4, 3", "First root: $\\boxed{3}$.\n\nSecond root: $\\boxed{-4}$.", true)]
+    [InlineData("1, 2, 3", "We find $x = \\boxed{1}$, then $x=\\boxed{2}$, and finally $x = \\boxed{3}$.", true)]
+    [InlineData("1, 2, 3", "We find $x = \\boxed{1}$, then $x=\\boxed{2}$.", false)]
+    [InlineData("3, 4", "first $\\boxed{2}$, then $\\boxed{3}$ and $\\boxed{5}$", false)]
+    [InlineData("3", "We get $\\boxed{2}$; rechecking, $\\boxed{3}$", true)]
+    [InlineData("2", "We get $\\boxed{2}$; rechecking, $\\boxed{3}$", false)]
+    public void Several_boxes_are_one_answer_only_against_a_list_of_as_many(string gold, string response, bool correct) =>
+        Assert.Equal(correct, MathVerifier.Grade(gold, response).Correct);
 
     [Fact]
     public void No_answer_is_its_own_outcome()

@@ -567,6 +567,8 @@ public class EquivalenceTests
     static void AssertGrade(string gold, string prediction, bool correct)
     {
         var r = MathVerifier.Grade(gold, prediction);
+        // No labelled pair may reach a failure of the verifier itself: that is neither right nor wrong.
+        Assert.True(r.Outcome != GradeOutcome.VerifierError, $"gold {gold} / prediction {prediction}: {r.Reason}");
         Assert.True(r.Correct == correct, $"gold {gold} / prediction {prediction}: expected {(correct ? "correct" : "wrong")}, got {r.Outcome} ({r.Reason}; parsed {r.GoldParsed} | {r.PredictionParsed})");
     }
 }

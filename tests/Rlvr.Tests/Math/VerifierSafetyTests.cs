@@ -59,6 +59,24 @@ public class VerifierSafetyTests
         Assert.True(MathVerifier.Grade(@"10^{10^{10}}", @"10^{10^{10}}").Correct);
     }
 
+    /// <summary>Values that overflow or underflow a double at the sampled points must not grade equal by inf == inf or 0 == 0.</summary>
+    [Theory]
+    [InlineData("0", "x^{1000000}", false)]
+    [InlineData("e^{1000x}", "e^{1001x}", false)]
+    [InlineData("e^{-1000x}", "0", false)]
+    [InlineData(@"\frac{1}{x^{500}}", "0", false)]
+    [InlineData("x^{1000000} + 1", "1", false)]
+    [InlineData("x^{400}", "2x^{400}", false)]
+    [InlineData("e^{1000}", "e^{1001}", false)]
+    [InlineData("10^{-400}", "0", false)]
+    [InlineData(@"\frac{x}{10^{10}}", "0", false)]
+    [InlineData("x^{1000000}", "x^{1000000}", true)]
+    [InlineData("e^{1000x}", "(e^{x})^{1000}", true)]
+    [InlineData(@"\sin^2 x + \cos^2 x - 1", "0", true)]
+    [InlineData("x^{400} \\cdot x^{400}", "x^{800}", true)]
+    public void Overflow_and_underflow_are_not_equality(string gold, string prediction, bool correct) =>
+        Assert.Equal(correct, MathVerifier.Grade(gold, prediction).Correct);
+
     [Fact]
     public void Grading_on_many_threads_gives_the_same_verdicts()
     {

@@ -140,7 +140,7 @@ public class Qwen2ForCausalLMTests
         using var cache = KvCache.Create(model.Config, 2, 8);
         model.Hidden(torch.tensor(prompts.SelectMany(p => p).ToArray()).view(2, 4), torch.arange(4).unsqueeze(0).expand(2, 4), cache);
 
-        cache.RepeatRows(3);                       // rows: p0 p0 p0 p1 p1 p1
+        cache.SelectRows(torch.tensor(new long[] { 0, 0, 0, 1, 1, 1 }));   // rows: p0 p0 p0 p1 p1 p1
         Assert.Equal(6, cache.Batch);
         long[] next = [10, 11, 12, 13, 14, 15];
         var afterRepeat = model.Hidden(torch.tensor(next).unsqueeze(1), torch.full(6, 1, 4, ScalarType.Int64), cache);
@@ -208,13 +208,5 @@ public class Qwen2ForCausalLMTests
             Assert.True(grad.Any(g => g != 0), $"{name} got no gradient");
             TestModels.AssertClose(grad.Select(g => (double)g).ToArray(), checkpointed[name], 1e-6, name);
         }
-    }
-
-    [Fact]
-    public void Positions_of_a_left_padded_batch_start_at_zero_on_the_first_real_token()
-    {
-        using var mask = torch.tensor(new long[] { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 }).view(2, 5);
-        using var positions = Qwen2ForCausalLM.PositionsFromMask(mask);
-        Assert.Equal(new long[] { 0, 0, 0, 1, 2, 0, 1, 2, 3, 4 }, positions.data<long>().ToArray());
     }
 }

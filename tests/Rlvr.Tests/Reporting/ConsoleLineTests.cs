@@ -12,10 +12,10 @@ public class ConsoleLineTests
             ["time/optimizer"] = 0.31, ["entropy"] = 0.6149, ["loss"] = 0.012345, ["grad_norm"] = 0.4123, ["reward"] = 0.4375,
             ["reward_std"] = 0.4961, ["correct_ratio"] = 0.4375, ["samples_kept"] = 64, ["completions/mean_length"] = 311.6,
             ["completions/clipped_ratio"] = 0.046875, ["time/step"] = 35.24, ["time/sampling"] = 30.12, ["time/grading"] = 0.08,
-            ["time/logprobs"] = 1.2, ["time/backward"] = 3.46, ["lr"] = 1e-6,
+            ["time/forward"] = 1.2, ["time/backward"] = 3.46, ["lr"] = 1e-6,
         };
         Assert.Equal(
-            "step 12/80 | loss 0.0123 | grad_norm 0.41 | reward 0.44±0.50 | correct 0.44 | kept 64 | len 312 | clipped 0.05 | entropy 0.61 | 35.2s (sample 30.1, grade 0.1, logprobs 1.2, backward 3.5, opt 0.3)",
+            "step 12/80 | loss 0.0123 | grad_norm 0.41 | reward 0.44±0.50 | correct 0.44 | kept 64 | len 312 | clipped 0.05 | entropy 0.61 | 35.2s (sample 30.1, grade 0.1, forward 1.2, backward 3.5, opt 0.3)",
             ConsoleLine.TrainStep(12, 80, m));
     }
 

@@ -84,6 +84,39 @@ public class QwenTokenizerTests
         }
     }
 
+    [Fact]
+    public void A_fresh_tokenizer_shared_by_threads_gives_the_same_ids_as_one_thread()
+    {
+        var texts = TokenizerOracle.MathTexts().Take(800).ToArray();
+        var expected = texts.Select(t => Qwen.Encode(t).ToArray()).ToArray();
+        var shared = QwenTokenizer.Load(Rlvr.Assets.QwenTokenizerDir); // empty word cache: the threads fill it together
+        var actual = new int[texts.Length][];
+        Parallel.For(0, texts.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => actual[i] = shared.Encode(texts[i]).ToArray());
+        for (var i = 0; i < texts.Length; i++) Assert.Equal(expected[i], actual[i]);
+    }
+
+    /// <summary>
+    /// Words far longer than any in real text (a model looping on one character produces them): the BPE merge is
+    /// O(n log n) in the word's length, so these take well under a second; the ids must still be HF's.
+    /// </summary>
+    [Fact]
+    public void Encodes_words_of_200000_characters_like_HuggingFace()
+    {
+        var rng = new Random(5);
+        string RandomString(string alphabet) => new(Enumerable.Range(0, 200_000).Select(_ => alphabet[rng.Next(alphabet.Length)]).ToArray());
+        foreach (var text in new[]
+                 {
+                     new string('a', 200_000), RandomString("abcdefghijklmnopqrstuvwxyz"), RandomString("0123456789"), RandomString("+-*/=<>()[]{}\\^_$"),
+                     new string(' ', 200_000) + "x", string.Concat(Enumerable.Repeat("ab", 100_000)), string.Concat(Enumerable.Repeat("😀", 50_000)),
+                 })
+        {
+            var expected = TokenizerOracle.HfEncode(text);
+            var actual = Qwen.Encode(text);
+            Assert.True(expected.SequenceEqual(actual), TokenizerOracle.Diff(text[..40], expected, actual));
+            Assert.Equal(text, Qwen.Decode(actual));
+        }
+    }
+
     /// <summary>
     /// NFC is where versions of Unicode disagree (HF normalizes with Unicode 9.0 tables): every combining mark
     /// and every character with a canonical decomposition, in contexts where marks reorder and compose.
@@ -111,7 +144,7 @@ public class QwenTokenizerTests
     }
 
     /// <summary>Random mixes of the pieces that matter to the regex, NFC and added tokens, plus random code points.</summary>
-    static string RandomText(Random rng)
+    internal static string RandomText(Random rng)
     {
         string[] pieces =
         [

@@ -51,9 +51,9 @@ public class LearningTests
             var completions = sampler.Generate([Prompt], 32, new SamplingParams { MaxNewTokens = 1, StopTokenIds = [], Seed = (ulong)step });
             var tokens = completions.Select(c => c.TokenIds[0]).ToArray();
             if (step == 0) first = tokens;
-            var advantages = Objectives.Get(objective)([tokens.Select(IsCorrect).ToArray()], new ObjectiveOptions(lambda))[0];
+            var advantages = Objectives.Get(objective)([.. tokens.Select(t => IsCorrect(t) ? 1.0 : 0.0)], new ObjectiveOptions(lambda));
             var rollouts = completions.Select((c, i) => (c, a: advantages[i])).Where(x => x.a.Used)
-                .Select(x => new Rollout(Prompt, x.c.TokenIds, x.c.LogProbs, x.a.Advantage)).ToList();
+                .Select(x => new Rollout(Prompt, x.c.TokenIds, x.c.PolicyLogProbs, x.a.Advantage)).ToList();
             if (rollouts.Count > 0) update.Run(rollouts, lr: 0.01);
         }
         return (before, Distribution(m), first);
@@ -108,8 +108,8 @@ public class LearningTests
         Assert.Contains(false, correct);
         Tensor Gradient(string objective)
         {
-            var adv = Objectives.Get(objective)([correct], new ObjectiveOptions(0.1f))[0];
-            var rollouts = completions.Select((c, i) => new Rollout(Prompt, c.TokenIds, c.LogProbs, adv[i].Advantage)).ToList();
+            var adv = Objectives.Get(objective)([.. correct.Select(c => c ? 1.0 : 0.0)], new ObjectiveOptions(0.1f));
+            var rollouts = completions.Select((c, i) => new Rollout(Prompt, c.TokenIds, c.PolicyLogProbs, adv[i].Advantage)).ToList();
             using var batch = RolloutBatch.Create(rollouts, CPU);
             foreach (var (_, p) in m.Model.NamedParameters()) p.grad?.zero_();
             var hidden = batch.PredictorHidden(m.Model.Hidden(batch.InputIds, batch.Positions));

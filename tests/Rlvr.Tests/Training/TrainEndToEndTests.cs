@@ -32,17 +32,24 @@ public class TrainEndToEndTests(TinyModelFixture tiny) : IClassFixture<TinyModel
     public void Train_writes_metrics_events_samples_and_a_loadable_checkpoint()
     {
         var run = Path.Combine(Fixtures.TempDir(), "run");
-        var r = CliRunner.Run(TrainArgs(run, "nsr", 3));
+        // At temperature 0.7, with micro-batches of one rollout each (the prompts alone are longer than 64 tokens).
+        var r = CliRunner.Run([.. TrainArgs(run, "nsr", 3), "--temperature", "0.7", "--micro-batch-tokens", "64"]);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
 
         var metrics = Lines(Path.Combine(run, "metrics.jsonl"));
         Assert.Equal([1, 2, 3], metrics.Where(l => (string)l["type"]! == "train").Select(l => (int)l["step"]!));
         Assert.Equal([0, 2, 3], metrics.Where(l => (string)l["type"]! == "eval").Select(l => (int)l["step"]!));
         var first = metrics.First(l => (string)l["type"]! == "train");
-        foreach (var key in new[] { "reward", "correct_ratio", "completions/mean_length", "time/sampling", "time/step", "lr" })
+        foreach (var key in new[] { "reward", "correct_ratio", "verifier_error_ratio", "completions/mean_length", "time/sampling", "time/forward", "time/step", "lr" })
             Assert.True(first.ContainsKey(key), $"missing {key}");
-        // A random model is always wrong: NSR still trains on every sample.
-        Assert.True(first.ContainsKey("loss") || first.ContainsKey("skipped"));
+        // A random model is always wrong: NSR trains on every batch, none is skipped.
+        foreach (var step in metrics.Where(l => (string)l["type"]! == "train"))
+        {
+            Assert.True((double)step["reward"]! < 1, "the batch should hold a wrong answer");
+            Assert.True(step.ContainsKey("loss") && step.ContainsKey("grad_norm") && !step.ContainsKey("skipped"), step.ToJsonString());
+            // The policy optimised is the one that sampled: its log-probs at the sampling temperature are the sampler's.
+            Assert.True((double)step["sampler_mismatch"]! < 1e-4, step.ToJsonString());
+        }
 
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(run, "events")));
         Assert.Equal(12, File.ReadAllLines(Path.Combine(run, "samples.jsonl")).Length);
@@ -81,6 +88,38 @@ public class TrainEndToEndTests(TinyModelFixture tiny) : IClassFixture<TinyModel
         Assert.Equal(steps, expected.Count);
         Assert.Equal(expected, TrainLines(killed));
         Assert.Equal(File.ReadAllLines(Path.Combine(whole, "samples.jsonl")), File.ReadAllLines(Path.Combine(killed, "samples.jsonl")));
+    }
+
+    [Fact]
+    public void A_resume_with_overrides_records_them_and_the_next_resume_keeps_them()
+    {
+        var run = Path.Combine(Fixtures.TempDir(), "run");
+        string[] quick = ["--eval-every", "0"];
+        Assert.Equal(0, CliRunner.Run([.. TrainArgs(run, "nsr", 2), .. quick]).ExitCode);
+        Assert.False(File.Exists(Path.Combine(run, "overrides.jsonl")));
+
+        var r = CliRunner.Run("train", "--resume", run, "--steps", "3", "--lr", "2e-3");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var config = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!;
+        Assert.Equal(3, (int)config["steps"]!);
+        Assert.Equal(2e-3, (double)config["lr"]!);
+        var overrides = Lines(Path.Combine(run, "overrides.jsonl"));
+        var line = Assert.Single(overrides);
+        Assert.Equal(2, (int)line["resumed_from_step"]!);
+        Assert.True(DateTime.TryParse((string)line["time"]!, out _));
+        var changed = (JsonObject)line["changed"]!;
+        Assert.Equal(["lr", "steps"], changed.Select(kv => kv.Key).Order());
+        Assert.Equal(2, (int)changed["steps"]!["from"]!);
+        Assert.Equal(3, (int)changed["steps"]!["to"]!);
+        var trained = Lines(Path.Combine(run, "metrics.jsonl")).Where(l => (string)l["type"]! == "train").ToList();
+        Assert.Equal([1, 2, 3], trained.Select(l => (int)l["step"]!));
+        Assert.Equal(2e-3, (double)trained[2]["lr"]!);
+
+        // A plain resume keeps the overridden values and records nothing new.
+        r = CliRunner.Run("train", "--resume", run);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Equal(3, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!["steps"]!);
+        Assert.Single(Lines(Path.Combine(run, "overrides.jsonl")));
     }
 
     [Fact]
