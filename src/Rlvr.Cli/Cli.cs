@@ -14,6 +14,7 @@ public static class Cli
         root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(InitModelCommand.Create());
+        root.Subcommands.Add(MergeAdapterCommand.Create());
         root.Subcommands.Add(TrainTokenizerCommand.Create());
         root.Subcommands.Add(LogprobsCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());

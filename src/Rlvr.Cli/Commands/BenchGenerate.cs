@@ -21,10 +21,11 @@ public static class BenchGenerate
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Tokens per (random) prompt", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per sequence (stop tokens are off)", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seed = new Option<ulong>("--seed") { Description = "Seed for the prompts and the sampling", DefaultValueFactory = _ => 0 };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Decode with LoRA adapters of this rank on every projection, as extra matmuls (0 = none; a merged adapter runs at the speed of none)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "End with one JSON object of the results on the last line" };
         var cmd = new Command("generate", "Measure the sampler: prefill and decode tokens/s, peak memory, and efficiency against fp32 GEMM on the model's shapes.")
         {
-            model, config, batch, promptTokens, newTokens, seed, json,
+            model, config, batch, promptTokens, newTokens, seed, loraRank, json,
         };
         cmd.SetAction(parse =>
         {
@@ -37,6 +38,11 @@ public static class BenchGenerate
             if (options.Batch < 1 || options.PromptTokens < 1 || options.NewTokens < 1)
                 throw new CliException("--batch, --prompt-tokens and --new-tokens must be positive");
             using var loaded = modelDir is not null ? ModelFolder.Load(modelDir) : ModelFolder.Random(configName!);
+            if (parse.GetValue(loraRank) is > 0 and var rank)
+            {
+                loaded.Model.AddAdapters(new LoraOptions(rank, 2 * rank, 0, LoraOptions.AllProjections), seed: 0);
+                Console.Error.WriteLine($"bench generate: LoRA adapters of rank {rank} on every projection ({loaded.Model.AdapterParameters().Sum(p => p.Parameter.numel()) / 1e6:F2} M parameters)");
+            }
             var progress = new ConsoleProgress("bench generate");
             var r = GenerationBench.Run(loaded, options, progress);
             progress.Finish();

@@ -27,10 +27,14 @@ public static class BenchTrain
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute decoder layers in backward instead of keeping their activations" };
         var steps = new Option<int>("--steps") { Description = "Updates to time (after an untimed warm-up update on one short rollout); the mean is reported", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var seed = new Option<int>("--seed") { Description = "Seed for the random token ids", DefaultValueFactory = _ => 0 };
+        var optimizerStates = new Option<string>("--optimizer-states") { Description = "AdamW moments: fp32, bf16 or 8bit, as in rlvr train", DefaultValueFactory = _ => "fp32" };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Train LoRA adapters of this rank on every projection (alpha 2r, no dropout) instead of all weights (0 = full fine-tuning)", DefaultValueFactory = _ => 0 };
+        var baseDtype = new Option<string>("--base-dtype") { Description = "With --config: dtype of the random weights, float32 or bfloat16 (bfloat16 needs --lora-rank)", DefaultValueFactory = _ => "float32" };
         var json = new Option<bool>("--json") { Description = "End with one JSON object of the results on the last line" };
         var cmd = new Command("train", "Measure one policy update: tokens/s, efficiency against fp32 GEMM on the model's shapes, peak memory, time split.")
         {
-            model, config, rollouts, promptTokens, responseTokens, minResponseTokens, microBatchTokens, gradAccum, checkpointing, steps, seed, json,
+            model, config, rollouts, promptTokens, responseTokens, minResponseTokens, microBatchTokens, gradAccum, checkpointing, steps, seed,
+            optimizerStates, loraRank, baseDtype, json,
         };
         cmd.SetAction(parse =>
         {
@@ -42,13 +46,17 @@ public static class BenchTrain
                 MinResponseTokens = parse.GetValue(minResponseTokens),
                 MicroBatchTokens = parse.GetValue(microBatchTokens), GradAccum = parse.GetValue(gradAccum),
                 GradientCheckpointing = parse.GetValue(checkpointing), Steps = parse.GetValue(steps), Seed = parse.GetValue(seed),
+                OptimizerStates = MomentPrecisions.Parse(parse.GetValue(optimizerStates)!),
+                Lora = parse.GetValue(loraRank) is > 0 and var rank ? new LoraOptions(rank, 2 * rank, 0, LoraOptions.AllProjections) : null,
             };
+            var dtype = ModelFolder.ParseDtype(parse.GetValue(baseDtype)!);
+            if (dtype != TorchSharp.torch.ScalarType.Float32 && options.Lora is null) throw new CliException("--base-dtype bfloat16 needs --lora-rank (full fine-tuning updates fp32 weights)");
             if (options.Rollouts < 1 || options.PromptTokens < 1 || options.ResponseTokens < 1 || options.GradAccum < 1 || options.Steps < 1)
                 throw new CliException("--rollouts, --prompt-tokens, --response-tokens, --grad-accum and --steps must be positive");
             if (options.MicroBatchTokens < 0) throw new CliException("--micro-batch-tokens must be 0 (no limit) or positive");
             if (options.MinResponseTokens is { } min && (min < 1 || min > options.ResponseTokens))
                 throw new CliException($"--min-response-tokens {min} must be between 1 and --response-tokens ({options.ResponseTokens})");
-            using var loaded = modelDir is not null ? ModelFolder.Load(modelDir) : ModelFolder.Random(configName!);
+            using var loaded = modelDir is not null ? ModelFolder.Load(modelDir, dtype: dtype) : ModelFolder.Random(configName!, dtype: dtype);
             var r = TrainBench.Run(loaded, options, line => Console.Error.WriteLine("bench train: " + line));
             Print(r, loaded, parse.GetValue(json));
             return 0;
@@ -78,6 +86,7 @@ public static class BenchTrain
         Line($"counted work: 6 x {r.NonEmbeddingParameters / 1e6:F1} M x {r.Tokens} tokens + 6 x {c.HiddenSize} x {c.VocabSize} x {r.ResponseTokens} response tokens = {r.DecoderFlops / 1e12:F2} + {r.LmHeadFlops / 1e12:F2} = {r.CountedFlops / 1e12:F2} TFLOP");
         Line($"achieved {r.AchievedFlopsPerSecond / 1e9:F1} GFLOP/s; fp32 GEMM on the same shapes {r.GemmFlopsPerSecond / 1e9:F1} GFLOP/s (before {r.GemmBefore.FlopsPerSecond / 1e9:F1}, after {r.GemmAfter.FlopsPerSecond / 1e9:F1}; decoder GEMMs at {r.GemmRows} rows); efficiency {r.Efficiency:F2}");
         Line($"per CPU second: update {r.CountedFlops / m.ForwardBackwardCpuSeconds / 1e9:F1} GFLOP ({m.CpuSeconds:F1} CPU s in {m.Total:F1} s), GEMM {(r.GemmBefore.Flops + r.GemmAfter.Flops) / (r.GemmBefore.CpuSeconds + r.GemmAfter.CpuSeconds) / 1e9:F1} GFLOP; efficiency {r.CpuEfficiency:F2}");
+        Line($"trained: {(o.Lora is { } l ? $"LoRA r {l.Rank} on {string.Join(",", l.Targets)}, {r.TrainedParameters / 1e6:F2} M parameters" : $"all {r.TrainedParameters / 1e6:F1} M parameters")}; AdamW moments {o.OptimizerStates}; weights {loaded.Model.DType}");
         Line($"peak RSS {r.PeakRssMb:F0} MiB {(r.PeakCoversStepsOnly ? "during the updates" : "of the whole process")} (RSS before them {r.RssBeforeMb:F0} MiB); load average at the end {Bench.LoadAverage()}");
         if (!json) return;
         var obj = new JsonObject
@@ -115,6 +124,10 @@ public static class BenchTrain
             ["micro_batch_tokens"] = o.MicroBatchTokens,
             ["grad_accum"] = o.GradAccum,
             ["gradient_checkpointing"] = o.GradientCheckpointing,
+            ["optimizer_states"] = o.OptimizerStates.ToString(),
+            ["lora_rank"] = o.Lora?.Rank ?? 0,
+            ["trained_parameters"] = r.TrainedParameters,
+            ["weights_dtype"] = loaded.Model.DType.ToString(),
             ["steps"] = r.Steps.Count,
             ["threads"] = r.Threads,
             ["model"] = loaded.Directory,

@@ -30,10 +30,13 @@ public static class ModelFolder
 
     /// <summary>
     /// Loads a model folder or Hub id (see <see cref="ModelReference"/>) onto <paramref name="device"/>,
-    /// computing in <paramref name="dtype"/> (fp32 by default, whatever the weights are stored in).
+    /// computing in <paramref name="dtype"/> (fp32 by default, whatever the weights are stored in). A PEFT LoRA adapter
+    /// folder (adapter_config.json, no config.json) loads its base model with the adapter applied.
     /// </summary>
     public static LoadedModel Load(string dirOrHubId, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
+        if (Directory.Exists(dirOrHubId) && LoraAdapter.IsAdapterFolder(dirOrHubId) && !File.Exists(Path.Combine(dirOrHubId, "config.json")))
+            return LoraAdapter.LoadWithBase(dirOrHubId, device: device, dtype: dtype);
         var dir = ModelReference.Resolve(dirOrHubId);
         var config = Qwen2Config.Load(Path.Combine(dir, "config.json"));
         var generation = GenerationConfig.Load(dir, config);
@@ -53,12 +56,12 @@ public static class ModelFolder
 
     /// <summary>A model with seeded random weights for a bundled config name (qwen2.5-0.5b, tiny, ...) or a config.json
     /// path: timings do not depend on the weights, so benchmarks need no checkpoint.</summary>
-    public static LoadedModel Random(string configNameOrPath, long seed = 0)
+    public static LoadedModel Random(string configNameOrPath, long seed = 0, ScalarType dtype = ScalarType.Float32)
     {
         if (!Qwen2Config.NamedConfigs.Contains(configNameOrPath) && !File.Exists(configNameOrPath))
             throw new FileNotFoundException($"{configNameOrPath}: neither a bundled config ({string.Join(", ", Qwen2Config.NamedConfigs)}) nor an existing config.json");
         var config = Qwen2Config.LoadNamedOrPath(configNameOrPath);
-        var model = new Qwen2ForCausalLM(config);
+        var model = new Qwen2ForCausalLM(config, dtype: dtype);
         model.InitializeWeights(seed);
         model.eval();
         return new LoadedModel($"random {configNameOrPath}", config, model, GenerationConfig.FromModelConfig(config));

@@ -53,8 +53,67 @@ public sealed class Qwen2ForCausalLM : nn.Module
     /// <summary>The LM head's weight [vocab, hidden]: the embedding table when tied.</summary>
     public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight;
 
-    /// <summary>The parameters by HuggingFace name, in checkpoint order.</summary>
-    public IReadOnlyList<(string Name, Parameter Parameter)> NamedParameters() => named_parameters().ToList();
+    /// <summary>The parameters by HuggingFace name, in checkpoint order (LoRA adapters excluded: see <see cref="AdapterParameters"/>).</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> NamedParameters() => named_parameters().Where(p => !IsAdapterName(p.name)).ToList();
+
+    static bool IsAdapterName(string name) => name.Contains(".lora_A.") || name.Contains(".lora_B.");
+
+    LoraSettings? lora;
+
+    /// <summary>The LoRA options of the model's adapters; null without adapters.</summary>
+    public LoraOptions? Lora => lora?.Options;
+
+    /// <summary>The adapters' parameters (<c>model.layers.0.self_attn.q_proj.lora_A.weight</c>, ...), in module order.</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> AdapterParameters() => named_parameters().Where(p => IsAdapterName(p.name)).ToList();
+
+    /// <summary>What training updates: the adapters when there are any, else every parameter.</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> TrainedParameters() => lora is null ? NamedParameters() : AdapterParameters();
+
+    /// <summary>Whether the adapters apply; off, the model computes exactly the base model (the KL reference, at no extra memory).</summary>
+    public bool AdaptersEnabled
+    {
+        get => lora?.Enabled ?? false;
+        set { if (lora is not null) lora.Enabled = value; }
+    }
+
+    /// <summary>Turns the adapters off until disposed: the base model, for the KL reference of a LoRA run.</summary>
+    public IDisposable WithoutAdapters()
+    {
+        var was = AdaptersEnabled;
+        AdaptersEnabled = false;
+        return new Restore(() => AdaptersEnabled = was);
+    }
+
+    sealed class Restore(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+
+    /// <summary>
+    /// Adds a LoRA adapter (A Kaiming-uniform from <paramref name="seed"/>, B = 0, so nothing changes yet) to every
+    /// projection whose name is one of the targets, and freezes every base parameter: only the adapters train.
+    /// </summary>
+    public void AddAdapters(LoraOptions options, long seed)
+    {
+        options.Validate();
+        if (lora is not null) throw new InvalidOperationException("the model already has LoRA adapters");
+        lora = new LoraSettings(options);
+        using var generator = new Generator((ulong)seed, torch.CPU);
+        foreach (var (_, projection) in Projections(options.Targets)) projection.AddAdapter(lora, generator);
+        foreach (var (_, p) in NamedParameters()) p.requires_grad = false;
+    }
+
+    /// <summary>Folds every adapter into its base weight (W += alpha / r * B A); the model then equals the adapted one without adapters.</summary>
+    public void MergeAdapters()
+    {
+        if (lora is null) return;
+        foreach (var (_, projection) in Projections(lora.Options.Targets)) projection.MergeAdapter();
+    }
+
+    /// <summary>The projections (module name, module) whose last name part is one of <paramref name="targets"/>, as PEFT matches target_modules.</summary>
+    internal IEnumerable<(string Name, Projection Module)> Projections(IReadOnlyList<string> targets) =>
+        named_modules().Where(m => m.module is Projection && targets.Contains(m.name.Split('.')[^1]))
+            .Select(m => (m.name, (Projection)m.module));
 
     /// <summary>
     /// Final-normed hidden states [B, T, hidden] for token ids [B, T] at <paramref name="positions"/>
@@ -184,6 +243,9 @@ internal sealed class Qwen2Backbone : nn.Module
         // Under no_grad each layer's input is dropped as soon as the next exists (a prefill of
         // 64 x 512 tokens would otherwise hold every layer's [B, T, hidden] until the call returns).
         var dropInputs = !torch.is_grad_enabled();
+        // With a frozen base (LoRA) nothing before the first layer needs a gradient; the checkpointed layers'
+        // backward (which reaches the adapters inside) runs only if their input asks for one.
+        if (checkpoint && !x.requires_grad) x.requires_grad_();
         foreach (var layer in layers)
         {
             var next = checkpoint ? LayerCheckpoint.apply(layer, x, inputs) : layer.Forward(x, inputs);
@@ -211,6 +273,8 @@ internal sealed class LayerCheckpoint : torch.autograd.SingleTensorFunction<Laye
         ctx.save_for_backward([x]);
         ctx.save_data("layer", layer);
         ctx.save_data("inputs", inputs);
+        // The recomputation must draw the same dropout masks (LoRA dropout): it runs from the same random state.
+        ctx.save_data("rng", torch.get_rng_state());
         using var noGrad = torch.no_grad();
         return layer.Forward(x, inputs);
     }
@@ -223,7 +287,10 @@ internal sealed class LayerCheckpoint : torch.autograd.SingleTensorFunction<Laye
         using var scope = torch.NewDisposeScope();
         using var grad = torch.enable_grad();
         var input = x.detach().requires_grad_();
+        var after = torch.get_rng_state();
+        torch.set_rng_state((Tensor)ctx.get_data("rng"));
         var output = layer.Forward(input, inputs);
+        torch.set_rng_state(after);
         torch.autograd.backward([output], [gradOutput]);
         // One entry per argument of apply(layer, x, inputs): only x gets a gradient.
         return [null!, input.grad!.MoveToOuterDisposeScope(), null!];

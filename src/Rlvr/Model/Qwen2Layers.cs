@@ -17,6 +17,10 @@ internal static class Layers
     public static Linear Linear(long inFeatures, long outFeatures, bool bias, Device device, ScalarType dtype) =>
         nn.Linear(Empty(device, dtype, outFeatures, inFeatures), bias ? Empty(device, dtype, outFeatures) : null);
 
+    /// <summary>A decoder projection: a linear layer that can carry a LoRA adapter.</summary>
+    public static Projection Projection(long inFeatures, long outFeatures, bool bias, Device device, ScalarType dtype) =>
+        new(inFeatures, outFeatures, bias, device, dtype);
+
     /// <summary>In-place ops on fresh intermediates save memory under no_grad; with autograd they would clobber saved inputs.</summary>
     public static bool InPlaceAllowed => !torch.is_grad_enabled();
 }
@@ -66,13 +70,13 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
 /// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
 internal sealed class Mlp : nn.Module<Tensor, Tensor>
 {
-    readonly Linear gate_proj, up_proj, down_proj;
+    readonly Projection gate_proj, up_proj, down_proj;
 
     public Mlp(Qwen2Config c, Device device, ScalarType dtype) : base("Mlp")
     {
-        gate_proj = Layers.Linear(c.HiddenSize, c.IntermediateSize, false, device, dtype);
-        up_proj = Layers.Linear(c.HiddenSize, c.IntermediateSize, false, device, dtype);
-        down_proj = Layers.Linear(c.IntermediateSize, c.HiddenSize, false, device, dtype);
+        gate_proj = Layers.Projection(c.HiddenSize, c.IntermediateSize, false, device, dtype);
+        up_proj = Layers.Projection(c.HiddenSize, c.IntermediateSize, false, device, dtype);
+        down_proj = Layers.Projection(c.IntermediateSize, c.HiddenSize, false, device, dtype);
         register_module("gate_proj", gate_proj);
         register_module("up_proj", up_proj);
         register_module("down_proj", down_proj);
@@ -112,16 +116,16 @@ internal sealed class ForwardInputs
 /// </summary>
 internal sealed class Attention : nn.Module
 {
-    readonly Linear q_proj, k_proj, v_proj, o_proj;
+    readonly Projection q_proj, k_proj, v_proj, o_proj;
     readonly long heads, kvHeads, headDim;
 
     public Attention(Qwen2Config c, Device device, ScalarType dtype) : base("Attention")
     {
         heads = c.NumAttentionHeads; kvHeads = c.NumKeyValueHeads; headDim = c.HeadDim;
-        q_proj = Layers.Linear(c.HiddenSize, heads * headDim, true, device, dtype);
-        k_proj = Layers.Linear(c.HiddenSize, kvHeads * headDim, true, device, dtype);
-        v_proj = Layers.Linear(c.HiddenSize, kvHeads * headDim, true, device, dtype);
-        o_proj = Layers.Linear(heads * headDim, c.HiddenSize, false, device, dtype);
+        q_proj = Layers.Projection(c.HiddenSize, heads * headDim, true, device, dtype);
+        k_proj = Layers.Projection(c.HiddenSize, kvHeads * headDim, true, device, dtype);
+        v_proj = Layers.Projection(c.HiddenSize, kvHeads * headDim, true, device, dtype);
+        o_proj = Layers.Projection(heads * headDim, c.HiddenSize, false, device, dtype);
         register_module("q_proj", q_proj);
         register_module("k_proj", k_proj);
         register_module("v_proj", v_proj);

@@ -4,10 +4,14 @@ using static TorchSharp.torch;
 namespace Rlvr.Training;
 
 /// <summary>AdamW (decoupled weight decay), the same update as torch.optim.AdamW, with its state
-/// (moments and step count) exposed by parameter name so checkpoints can save and restore it exactly.</summary>
-public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters, double beta1, double beta2, double eps, double weightDecay)
+/// (moments and step count) exposed by parameter name so checkpoints can save and restore it exactly.
+/// The moments are kept in fp32, bf16 or 8 bits (<see cref="MomentPrecision"/>); the update itself is fp32 in every case.</summary>
+public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters, double beta1, double beta2, double eps, double weightDecay,
+    MomentPrecision precision = MomentPrecision.Float32)
 {
-    readonly Dictionary<string, (Tensor M, Tensor V)> moments = new();
+    readonly Dictionary<string, MomentState> moments = new();
+
+    public MomentPrecision Precision => precision;
 
     /// <summary>Updates done so far (the bias corrections depend on it).</summary>
     public long Step { get; private set; }
@@ -27,13 +31,20 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
         {
             var g = p.grad;
             if (g is null) continue;
-            if (!moments.TryGetValue(name, out var mv))
-                moments[name] = mv = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
+            if (!moments.TryGetValue(name, out var state))
+                moments[name] = state = MomentState.Zeros(precision, p.numel(), p.device);
             p.mul_(1 - lr * weightDecay);
-            mv.M.mul_(beta1).add_(g, alpha: 1 - beta1);
-            mv.V.mul_(beta2).addcmul_(g, g, value: 1 - beta2);
-            using var denom = mv.V.sqrt().div_(System.Math.Sqrt(bc2)).add_(eps);
-            p.addcdiv_(mv.M, denom, value: -lr / bc1);
+            using var flat = p.view(-1);
+            using var flatGrad = g.view(-1);
+            state.Update((start, length, m, v) =>
+            {
+                using var pc = flat.narrow(0, start, length);
+                using var gc = flatGrad.narrow(0, start, length);
+                m.mul_(beta1).add_(gc, alpha: 1 - beta1);
+                v.mul_(beta2).addcmul_(gc, gc, value: 1 - beta2);
+                using var denom = v.sqrt().div_(System.Math.Sqrt(bc2)).add_(eps);
+                pc.addcdiv_(m, denom, value: -lr / bc1);
+            });
         }
         return true;
     }
@@ -49,41 +60,47 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
         {
             if (p.grad is not { } g) continue;
             using var scope = NewDisposeScope();
-            var (m0, v0) = moments.TryGetValue(name, out var mv) ? mv : (zeros_like(p), zeros_like(p));
-            var m = m0.mul(beta1).add_(g, alpha: 1 - beta1);
-            var v = v0.mul(beta2).addcmul_(g, g, value: 1 - beta2);
-            var next = p.mul(1 - lr * weightDecay).addcdiv_(m, v.sqrt().div_(System.Math.Sqrt(bc2)).add_(eps), value: -lr / bc1);
-            if (!(next.isfinite().all().item<bool>() && v.isfinite().all().item<bool>() && m.isfinite().all().item<bool>())) return false;
+            using var flat = p.view(-1);
+            using var flatGrad = g.view(-1);
+            bool finite = true;
+            void Check(long start, long length, Tensor m0, Tensor v0)
+            {
+                if (!finite) return;
+                using var inner = NewDisposeScope();
+                var gc = flatGrad.narrow(0, start, length);
+                var m = m0.mul(beta1).add_(gc, alpha: 1 - beta1);
+                var v = v0.mul(beta2).addcmul_(gc, gc, value: 1 - beta2);
+                var next = flat.narrow(0, start, length).mul(1 - lr * weightDecay).addcdiv_(m, v.sqrt().div_(System.Math.Sqrt(bc2)).add_(eps), value: -lr / bc1);
+                finite = next.isfinite().all().item<bool>() && v.isfinite().all().item<bool>() && m.isfinite().all().item<bool>();
+            }
+            if (moments.TryGetValue(name, out var state)) state.Update(Check, store: false);   // reads the moments, changes nothing
+            else Check(0, flat.numel(), zeros_like(flat), zeros_like(flat));
+            if (!finite) return false;
         }
         return true;
     }
 
-    /// <summary>The state as named tensors (<c>NAME.exp_avg</c>, <c>NAME.exp_avg_sq</c>) for a checkpoint.</summary>
+    /// <summary>The state as named tensors for a checkpoint: <c>NAME.exp_avg</c> and <c>NAME.exp_avg_sq</c>, flat, in the stored
+    /// dtype (fp32, bf16, or uint8 codes with <c>NAME.exp_avg.absmax</c> and <c>NAME.exp_avg_sq.absmax</c> scales per block of 2048).</summary>
     public Dictionary<string, Tensor> StateTensors()
     {
         var state = new Dictionary<string, Tensor>();
-        foreach (var (name, (m, v)) in moments)
-        {
-            state[name + ".exp_avg"] = m;
-            state[name + ".exp_avg_sq"] = v;
-        }
+        foreach (var (name, moment) in moments)
+            foreach (var (suffix, tensor) in moment.Tensors())
+                state[name + suffix] = tensor;
         return state;
     }
 
     /// <summary>Restores the state saved by <see cref="StateTensors"/> (the tensors become the moments: do not dispose them);
-    /// a parameter with a missing or mis-shaped moment is an error naming it.</summary>
+    /// a parameter with a missing, mis-sized or differently stored moment is an error naming it.</summary>
     public void LoadState(IReadOnlyDictionary<string, Tensor> state, long step)
     {
         Step = step;
+        foreach (var moment in moments.Values) moment.Dispose();
         moments.Clear();
         foreach (var (name, p) in parameters)
-        {
-            bool hasM = state.TryGetValue(name + ".exp_avg", out var m), hasV = state.TryGetValue(name + ".exp_avg_sq", out var v);
-            if (!hasM && !hasV) continue;
-            if (!hasM || !hasV || !m!.shape.SequenceEqual(p.shape) || !v!.shape.SequenceEqual(p.shape))
-                throw new InvalidDataException($"optimizer state for '{name}' is incomplete or has the wrong shape");
-            moments[name] = (m.to(p.device).DetachFromDisposeScope(), v.to(p.device).DetachFromDisposeScope());
-        }
+            if (MomentState.FromTensors(name, p.numel(), precision, suffix => state.GetValueOrDefault(name + suffix), p.device) is { } moment)
+                moments[name] = moment;
     }
 
     /// <summary>Global L2 norm of all gradients (before clipping).</summary>

@@ -44,7 +44,8 @@ public static partial class Checkpoint
         RemoveLeftovers(runDir);
         var final = Folder(runDir, step);
         var temporary = final + TemporarySuffix;
-        ModelFolder.Save(policy.Model, temporary, ScalarType.Float32, tokenizerDir, policy.Generation);
+        if (policy.Model.Lora is not null) LoraAdapter.Save(policy.Model, temporary, policy.Directory);   // a PEFT adapter folder
+        else ModelFolder.Save(policy.Model, temporary, ScalarType.Float32, tokenizerDir, policy.Generation);
         SafeTensors.Write(Path.Combine(temporary, OptimizerFile),
             optimizer.StateTensors().OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, kv.Value)).ToList());
         var state = new JsonObject { ["step"] = step, ["optimizer_step"] = optimizer.Step };

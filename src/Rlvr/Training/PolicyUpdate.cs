@@ -90,6 +90,7 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
         Tensor? refLogProbs = null;
         if (reference is not null)
             using (no_grad())
+            using (reference.Model.WithoutAdapters())   // a LoRA run's reference is the policy itself without its adapters
             {
                 var refHidden = batch.PredictorHidden(reference.Model.Hidden(batch.InputIds, batch.Positions));
                 refLogProbs = TokenLogProbs.LogProbsOnly(refHidden, reference.Model.LmHeadWeight, batch.Targets, temperature: loss.Temperature);

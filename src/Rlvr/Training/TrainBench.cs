@@ -33,6 +33,10 @@ public static class TrainBench
         public bool GradientCheckpointing { get; init; }
         public int Steps { get; init; } = 1;
         public int Seed { get; init; }
+        /// <summary>How AdamW keeps its moments.</summary>
+        public MomentPrecision OptimizerStates { get; init; } = MomentPrecision.Float32;
+        /// <summary>LoRA adapters to add and train (the base frozen); null = full fine-tuning.</summary>
+        public LoraOptions? Lora { get; init; }
         /// <summary>Most rows of the decoder GEMMs timed for the reference (fp32 GEMM throughput is flat above a few thousand rows).</summary>
         public int GemmRows { get; init; } = 4096;
     }
@@ -55,6 +59,8 @@ public static class TrainBench
         public required Options Options { get; init; }
         public required int Threads { get; init; }
         public required long Parameters { get; init; }
+        /// <summary>Parameters the optimizer updates (the adapters' with LoRA).</summary>
+        public required long TrainedParameters { get; init; }
         /// <summary>All parameters but the embedding table and the LM head.</summary>
         public required long NonEmbeddingParameters { get; init; }
         /// <summary>Prompt + response tokens of one update.</summary>
@@ -110,7 +116,8 @@ public static class TrainBench
         model.GradientCheckpointing = o.GradientCheckpointing;
         var rollouts = RandomRollouts(o.Rollouts, o.PromptTokens, o.MinResponseTokens ?? o.ResponseTokens, o.ResponseTokens, config.VocabSize, o.Seed);
         var schedule = new UpdateSchedule(GradAccum: o.GradAccum, MicroBatchTokens: o.MicroBatchTokens, MaxResponseLength: o.ResponseTokens);
-        var optimizer = new AdamW(model.NamedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(), 0.9, 0.95, 1e-8, 0.01);
+        if (o.Lora is { } lora) model.AddAdapters(lora, o.Seed);
+        var optimizer = new AdamW(model.TrainedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(), 0.9, 0.95, 1e-8, 0.01, o.OptimizerStates);
         var update = new PolicyUpdate(policy, optimizer, new PolicyLossOptions(), schedule);
         const double lr = 1e-6;
 
@@ -156,6 +163,7 @@ public static class TrainBench
             Options = o,
             Threads = get_num_threads(),
             Parameters = model.NamedParameters().Sum(p => p.Parameter.numel()),
+            TrainedParameters = model.TrainedParameters().Sum(p => p.Parameter.numel()),
             NonEmbeddingParameters = NonEmbeddingParameters(model),
             Tokens = tokens,
             ResponseTokens = responseTokens,

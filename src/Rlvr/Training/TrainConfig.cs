@@ -75,6 +75,18 @@ public sealed class TrainConfig
     public string LossAgg { get; set; } = "seq-mean-token-mean";
     [TrainOption("Recompute decoder layers in backward to save memory")]
     public bool GradientCheckpointing { get; set; } = false;
+    [TrainOption("How AdamW keeps its two moments: fp32 (8 bytes per trained parameter), bf16 (4) or 8bit (bitsandbytes' blockwise dynamic quantization, about 2; tensors under 4096 elements stay fp32)")]
+    public string OptimizerStates { get; set; } = "fp32";
+    [TrainOption("LoRA rank r: train low-rank adapters on the --lora-targets projections instead of all weights (0 = full fine-tuning; PEFT's common Qwen recipes use 8 to 64)")]
+    public int LoraRank { get; set; } = 0;
+    [TrainOption("LoRA alpha: the adapters' update is scaled by alpha / r")]
+    public double LoraAlpha { get; set; } = 16;
+    [TrainOption("LoRA dropout on the adapters' input while training")]
+    public double LoraDropout { get; set; } = 0.05;
+    [TrainOption("Comma-separated projections that get adapters (PEFT target_modules): any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj")]
+    public string LoraTargets { get; set; } = string.Join(",", Rlvr.Model.LoraOptions.AllProjections);
+    [TrainOption("With LoRA: dtype the frozen base weights are held and computed in, float32 or bfloat16 (half the memory; bf16 matmuls are about 2x slower on CPUs without AMX)")]
+    public string BaseDtype { get; set; } = "float32";
 
     [TrainOption("Training problems: a file (JSONL, parquet, MATH folder) or bundled:train")]
     public string TrainData { get; set; } = "bundled:train";
@@ -157,6 +169,12 @@ public sealed class TrainConfig
     [JsonIgnore]
     public string DisplayModelName => ModelName ?? Path.GetFileName(Model.TrimEnd('/', '\\'));
 
+    /// <summary>The LoRA options, or null for full fine-tuning.</summary>
+    [JsonIgnore]
+    public Rlvr.Model.LoraOptions? Lora => LoraRank > 0
+        ? new Rlvr.Model.LoraOptions(LoraRank, LoraAlpha, LoraDropout, Rlvr.Model.LoraOptions.ParseTargets(LoraTargets))
+        : null;
+
     [JsonIgnore]
     public int PromptsPerStep => RolloutBatchSize / RolloutsPerPrompt;
 
@@ -219,6 +237,11 @@ public sealed class TrainConfig
         Range(nameof(EvalLimit), EvalLimit, 0, int.MaxValue);
         Range(nameof(EvalN), EvalN, 1, int.MaxValue);
         Check(EvalKs.Count > 0, "eval_k: give at least one k");
+        Check(MomentPrecisions.Names.Contains(OptimizerStates), $"optimizer_states: '{OptimizerStates}' is not one of {string.Join(", ", MomentPrecisions.Names)}");
+        Check(LoraRank >= 0, "lora_rank: must be >= 0 (0 = full fine-tuning)");
+        if (LoraRank > 0) Lora!.Validate();
+        Check(BaseDtype is "float32" or "bfloat16", $"base_dtype: '{BaseDtype}' is not float32 or bfloat16");
+        Check(BaseDtype == "float32" || LoraRank > 0, "base_dtype: bfloat16 needs LoRA (--lora-rank): full fine-tuning updates fp32 weights");
         Check(EvalKs.All(k => k <= EvalN), $"eval_k: every k must be <= eval_n ({EvalN})");
         Range(nameof(PassAtKSamples), PassAtKSamples, 0, int.MaxValue);
         Check(PassAtKKs.All(k => k <= (PassAtKSamples > 0 ? PassAtKSamples : EvalN)), $"pass_at_k: every k must be <= pass_at_k_samples ({(PassAtKSamples > 0 ? PassAtKSamples : EvalN)})");

@@ -83,19 +83,22 @@ public sealed class Trainer : IDisposable
             ?? throw new FileNotFoundException($"{modelDir ?? config.Model}: no tokenizer (tokenizer.json, or vocab.json + merges.txt); the run needs one");
         prompts = PromptEncoder.ForModel(tokenizerSource, config.Prompt, config.SystemPrompt);
 
-        policy = ModelFolder.Load(checkpoint is { } c ? Checkpoint.Folder(runDir, c) : config.Model, device);
+        policy = config.Lora is { } lora
+            ? LoraAdapter.LoadForTraining(config.Model, lora, ModelFolder.ParseDtype(config.BaseDtype), config.Seed, checkpoint is { } a ? Checkpoint.Folder(runDir, a) : null, device)
+            : ModelFolder.Load(checkpoint is { } c ? Checkpoint.Folder(runDir, c) : config.Model, device);
         try
         {
             if (config.MaxNewTokens >= policy.Config.MaxPositionEmbeddings || config.EvalMaxNewTokens >= policy.Config.MaxPositionEmbeddings)
                 throw new ArgumentException($"max_new_tokens ({config.MaxNewTokens}) and eval_max_new_tokens ({config.EvalMaxNewTokens}) must be below the model's max_position_embeddings ({policy.Config.MaxPositionEmbeddings})");
             policy.Model.GradientCheckpointing = config.GradientCheckpointing;
-            reference = config.KlCoef != 0 ? ModelFolder.Load(config.Model, device) : null;
+            // With LoRA the reference is the policy with its adapters off (PolicyUpdate turns them off): no second model.
+            reference = config.KlCoef == 0 ? null : config.Lora is not null ? policy : ModelFolder.Load(config.Model, device);
         }
         catch { policy.Dispose(); throw; }
         sampler = new Sampler(policy, ids => prompts.Tokenizer.Decode(ids, skipSpecialTokens: true),
             config.SamplerBatchSize > 0 ? config.SamplerBatchSize : config.RolloutBatchSize);
-        optimizer = new AdamW(policy.Model.NamedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(),
-            config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);
+        optimizer = new AdamW(policy.Model.TrainedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(),
+            config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay, MomentPrecisions.Parse(config.OptimizerStates));
 
         objective = Objectives.Get(config.Objective);
         objectiveOptions = new ObjectiveOptions((float)config.Lambda, config.GrpoStdNorm);
@@ -241,6 +244,7 @@ public sealed class Trainer : IDisposable
         var skip = SkipReason(grades, advantages);
         if (skip is null)
         {
+            torch.manual_seed(config.Seed + step);   // LoRA dropout masks: the same in a resumed run
             var u = update.Run(rollouts, LearningRate(step));
             times["time/forward"] = u.ForwardSeconds;
             times["time/backward"] = u.BackwardSeconds;
@@ -321,7 +325,7 @@ public sealed class Trainer : IDisposable
     public void Dispose()
     {
         metrics?.Dispose();
-        reference?.Dispose();
+        if (!ReferenceEquals(reference, policy)) reference?.Dispose();
         policy.Dispose();
     }
 }
