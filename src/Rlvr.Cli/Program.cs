@@ -19,6 +19,7 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 
 // Exceptions reach CliErrors (one clean line for user errors) instead of System.CommandLine's handler.
 return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
