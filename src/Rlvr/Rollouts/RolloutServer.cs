@@ -170,6 +170,7 @@ public sealed class RolloutServer : IDisposable
                 return j.Request.Prompts.Select((_, i) => SequenceRandom.PromptSeed(seed, i));
             }).ToArray();
             var first = members[0].Request;
+            log.WriteLine($"serve: generating {prompts.Count} prompt(s) x {first.N} ({members.Count} request(s))");
             try
             {
                 var all = sampler.Generate(prompts, first.N, first.Sampling with { PromptSeeds = seeds });

@@ -6,6 +6,7 @@ using Rlvr.Generation;
 using Rlvr.Math;
 using Rlvr.Model;
 using Rlvr.Reporting;
+using Rlvr.Rollouts;
 using Rlvr.Text;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,7 +27,7 @@ public sealed class Trainer : IDisposable
     readonly LoadedModel policy;
     readonly LoadedModel? reference;
     readonly PromptEncoder prompts;
-    readonly Sampler sampler;
+    readonly IRolloutSource rolloutSource;
     readonly AdamW optimizer;
     readonly IReadOnlyList<MathProblem> train;
     readonly IReadOnlyList<MathProblem> eval;
@@ -56,8 +57,13 @@ public sealed class Trainer : IDisposable
         policy.Model.GradientCheckpointing = config.GradientCheckpointing;
         reference = config.KlCoef != 0 ? ModelFolder.Load(config.Model, device) : null;
         prompts = PromptEncoder.ForModel(policy.Directory, config.Prompt, config.SystemPrompt);
-        sampler = new Sampler(policy, ids => prompts.Tokenizer.Decode(ids, skipSpecialTokens: true),
-            config.SamplerBatchSize > 0 ? config.SamplerBatchSize : config.RolloutBatchSize);
+        Func<IReadOnlyList<int>, string> decode = ids => prompts.Tokenizer.Decode(ids, skipSpecialTokens: true);
+        rolloutSource = config.RolloutServer is { Length: > 0 } servers
+            ? new RemoteRollouts(new RemoteRolloutOptions(RemoteRolloutOptions.ParseServers(servers), RolloutProtocol.Parse(config.RolloutProtocol),
+                IWeightLoader.Parse(config.WeightSync), TimeSpan.FromSeconds(config.RolloutTimeout), config.RolloutInFlight,
+                config.WeightSyncDir ?? Path.Combine(runDir, "weights"), ModelFolder.ParseDtype(config.WeightSyncDtype), config.SyncTolerance),
+                policy.Generation.EosTokenIds, decode, console.WriteLine)
+            : new Sampler(policy, decode, config.SamplerBatchSize > 0 ? config.SamplerBatchSize : config.RolloutBatchSize);
         optimizer = new AdamW(policy.Model.NamedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(),
             config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);
 
@@ -70,7 +76,7 @@ public sealed class Trainer : IDisposable
         objective = Objectives.Get(config.Objective);
         objectiveOptions = new ObjectiveOptions((float)config.Lambda, config.GrpoStdNorm);
         update = new PolicyUpdate(policy, optimizer,
-            new PolicyLossOptions(config.Clip, config.KlCoef, config.EntropyCoef, PolicyLoss.ParseAggregation(config.LossAgg)),
+            new PolicyLossOptions(config.Clip, config.KlCoef, config.EntropyCoef, PolicyLoss.ParseAggregation(config.LossAgg), config.TisCap),
             new UpdateSchedule(config.Epochs, config.MiniBatches, config.GradAccum, config.MicroBatchTokens, config.GradClip, config.MaxNewTokens),
             reference);
         unused = PolicyLoss.ParseUnused(config.Unused);
@@ -124,6 +130,7 @@ public sealed class Trainer : IDisposable
 
     void Loop()
     {
+        rolloutSource.PolicyChanged(policy, startStep);   // remote servers start from the trainer's weights, whatever they were started with
         if (startStep == 0 && config.EvalEvery > 0) Evaluate(0);
         for (int step = startStep + 1; step <= config.Steps; step++)
         {
@@ -151,7 +158,7 @@ public sealed class Trainer : IDisposable
         var problems = PromptSchedule.ForStep(train.Count, config.PromptsPerStep, config.Seed, step - 1).Select(i => train[i]).ToArray();
         var promptIds = problems.Select(p => prompts.Encode(p.Problem)).ToArray();
         var progress = new ConsoleProgress($"step {step} rollouts");
-        var completions = sampler.Generate(promptIds, config.RolloutsPerPrompt, new SamplingParams
+        var completions = rolloutSource.Generate(promptIds, config.RolloutsPerPrompt, new SamplingParams
         {
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK,
             MaxNewTokens = config.MaxNewTokens, Seed = StepSeed(config.Seed, step),
@@ -183,9 +190,13 @@ public sealed class Trainer : IDisposable
             m["entropy"] = u.Entropy;
             if (u.Kl is { } kl) m["kl"] = kl;
             if (u.OptimizerSteps > 0) { m["loss"] = u.Loss; m["grad_norm"] = u.GradNorm; }
+            if (u.SamplerMismatch is { } off) { m["offpolicy/logprob_abs_diff"] = off.MeanAbsLogProbDiff; m["offpolicy/kl"] = off.Kl; }
             if (u.NonFinite > 0) skip = $"non-finite loss or gradient: {u.NonFinite} of {u.NonFinite + u.OptimizerSteps} optimizer steps skipped";
         }
         if (skip is not null) extra["skipped"] = skip;
+        Lap();
+        rolloutSource.PolicyChanged(policy, step);   // before step N+1 samples, the servers serve step N's weights
+        times["time/weight_sync"] = Lap();
         m["lr"] = LearningRate(step);
         times["time/step"] = total.Elapsed.TotalSeconds;
         foreach (var (k, v) in times) m[k] = v;
@@ -252,7 +263,7 @@ public sealed class Trainer : IDisposable
         }, Greedy: false, verifier);
         var settings = new EvalSettings(config.DisplayModelName, config.EvalData, step, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens);
         var progress = new ConsoleProgress($"eval at step {step}");
-        var result = Evaluator.Run(sampler, prompts, eval, request, settings, progress);
+        var result = Evaluator.Run(rolloutSource, prompts, eval, request, settings, progress);
         progress.Finish();
         var relative = Path.Combine("eval", $"step_{step:D6}.json");
         Directory.CreateDirectory(Path.Combine(config.Out, "eval"));
@@ -266,6 +277,7 @@ public sealed class Trainer : IDisposable
     public void Dispose()
     {
         metrics.Dispose();
+        (rolloutSource as IDisposable)?.Dispose();
         reference?.Dispose();
         policy.Dispose();
     }
