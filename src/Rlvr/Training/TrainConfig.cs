@@ -47,7 +47,7 @@ public sealed class TrainConfig
     [TrainOption("Sequences decoded together by the sampler (0 = all rollouts of a step at once)")]
     public int SamplerBatchSize { get; set; } = 0;
 
-    [TrainOption("Inference servers that sample the rollouts and evaluations: URL[,URL...] (default: none, the built-in sampler; docs/scale-out.md)")]
+    [TrainOption("Inference servers that sample the rollouts and evaluations, URL[,URL...]; not given: the built-in sampler (docs/scale-out.md)")]
     public string? RolloutServer { get; set; }
     [TrainOption("Protocol of the rollout servers: vllm (POST /v1/completions) or sglang (POST /generate)")]
     public string RolloutProtocol { get; set; } = "vllm";
@@ -57,7 +57,7 @@ public sealed class TrainConfig
     public int RolloutTimeout { get; set; } = 600;
     [TrainOption("How the rollout servers get the weights after each update: disk (an HF folder, then POST /update_weights_from_disk: SGLang, rlvr serve) or none")]
     public string WeightSync { get; set; } = "disk";
-    [TrainOption("Folder, readable by every rollout server, that the weights are written to after each update (default: none, RUN_DIR/weights)")]
+    [TrainOption("Folder, readable by every rollout server, that the weights are written to after each update; not given: RUN_DIR/weights")]
     public string? WeightSyncDir { get; set; }
     [TrainOption("Dtype of the synced weights: float32 (the trainer's exact values) or bfloat16 (half the bytes)")]
     public string WeightSyncDtype { get; set; } = "float32";
