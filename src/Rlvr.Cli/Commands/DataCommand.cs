@@ -12,6 +12,7 @@ public static class DataCommand
         cmd.Subcommands.Add(DataStatsCommand.Create());
         cmd.Subcommands.Add(DataPrepareCommand.Create());
         cmd.Subcommands.Add(DataShowCommand.Create());
+        cmd.Subcommands.Add(DataSynthCommand.Create());
         return cmd;
     }
 

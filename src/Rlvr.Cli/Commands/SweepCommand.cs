@@ -33,7 +33,7 @@ public static class SweepCommand
             models, objectives, seeds, outDir, configFile, smooth, smoothTrain,
         };
         // Every train option except --out (the sweep's own); the single-run ones only to reject them clearly.
-        var trainOptions = new TrainOptions(cmd, p => TrainConfig.Key(p) != "out");
+        var trainOptions = new ConfigOptions<TrainConfig>(cmd, p => TrainConfig.Key(p) != "out");
         var perRun = TrainConfig.Options.Where(p => ReplacedBy.ContainsKey(TrainConfig.Key(p))).ToList();
         trainOptions.Hide(perRun);
 
@@ -69,7 +69,7 @@ public static class SweepCommand
     }
 
     /// <summary>The training options every run shares: the config file, then the flags given.</summary>
-    static TrainConfig SharedConfig(string? file, ParseResult parse, TrainOptions options)
+    static TrainConfig SharedConfig(string? file, ParseResult parse, ConfigOptions<TrainConfig> options)
     {
         TrainConfig config;
         try { config = file is null ? new TrainConfig() : TrainConfig.Load(file); }

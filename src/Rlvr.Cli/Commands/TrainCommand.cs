@@ -3,7 +3,7 @@ using Rlvr.Training;
 
 namespace Rlvr.Cli.Commands;
 
-/// <summary><c>rlvr train</c>: one option per <see cref="TrainConfig"/> property (<see cref="TrainOptions"/>),
+/// <summary><c>rlvr train</c>: one option per <see cref="TrainConfig"/> property (<see cref="ConfigOptions{TConfig}"/>),
 /// plus <c>--config FILE</c> (flags override the file) and <c>--resume RUN_DIR</c>.</summary>
 public static class TrainCommand
 {
@@ -14,7 +14,7 @@ public static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last complete checkpoint (its saved config is used; flags given here override it)" };
         cmd.Options.Add(configFile);
         cmd.Options.Add(resume);
-        var options = new TrainOptions(cmd, _ => true);
+        var options = new ConfigOptions<TrainConfig>(cmd, _ => true);
 
         cmd.SetAction(parse =>
         {

@@ -47,6 +47,7 @@ public sealed class Qwen2ForCausalLM : nn.Module
             register_module("lm_head", lm_head);
         }
         invFreq = InverseFrequencies(config.HeadDim, config.RopeTheta, Device);
+        NativeRuntime.SuitModelSize(parameters().Sum(p => p.numel()));
     }
 
     /// <summary>The LM head's weight [vocab, hidden]: the embedding table when tied.</summary>

@@ -64,6 +64,8 @@ public static class Report
         md.Append("Final = each run's last evaluation; Δ = final − step 0 (same objective's runs); pass@k from the latest evaluation with more than one sample per problem.\n\n");
         md.Append(ReportTables.Summary(comparison)).Append('\n');
 
+        md.Append("## Findings\n\n").Append(Findings.Markdown(Findings.Compute(comparison, problems))).Append('\n');
+
         md.Append("## pass@1 during training\n\n");
         foreach (var model in comparison.Models)
         {

@@ -123,7 +123,7 @@ public sealed class QwenTokenizer
     /// <summary>Whether <paramref name="id"/> is a special added token.</summary>
     public bool IsSpecial(int id) => id >= 0 && id < isSpecial.Length && isSpecial[id];
 
-    static string ReplaceLoneSurrogates(string text)
+    internal static string ReplaceLoneSurrogates(string text)
     {
         var i = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF');
         if (i < 0) return text;

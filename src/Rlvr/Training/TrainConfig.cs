@@ -5,14 +5,6 @@ using System.Text.Json.Serialization;
 
 namespace Rlvr.Training;
 
-/// <summary>Describes one training option: its help text. The option's name in config files is the
-/// property name in snake_case, and on the command line the same with dashes (rollout_batch_size, --rollout-batch-size).</summary>
-[AttributeUsage(AttributeTargets.Property)]
-public sealed class TrainOptionAttribute(string description) : Attribute
-{
-    public string Description => description;
-}
-
 /// <summary>Every option of a training run. Defaults are the small reference's settings; the resolved
 /// config is saved as <c>config.json</c> in the run folder.</summary>
 public sealed class TrainConfig
@@ -148,35 +140,18 @@ public sealed class TrainConfig
     };
 
     /// <summary>The options, in declaration order.</summary>
-    public static IReadOnlyList<PropertyInfo> Options { get; } =
-        typeof(TrainConfig).GetProperties().Where(p => p.GetCustomAttribute<TrainOptionAttribute>() != null).ToArray();
+    public static IReadOnlyList<PropertyInfo> Options => ConfigSchema.Options(typeof(TrainConfig));
 
     /// <summary>The option's key in config files (snake_case).</summary>
-    public static string Key(PropertyInfo option) => JsonNamingPolicy.SnakeCaseLower.ConvertName(option.Name);
+    public static string Key(PropertyInfo option) => ConfigSchema.Key(option);
 
     /// <summary>The option's command-line flag (--kebab-case).</summary>
-    public static string Flag(PropertyInfo option) => "--" + Key(option).Replace('_', '-');
+    public static string Flag(PropertyInfo option) => ConfigSchema.Flag(option);
 
-    public static string Description(PropertyInfo option) => option.GetCustomAttribute<TrainOptionAttribute>()!.Description;
+    public static string Description(PropertyInfo option) => ConfigSchema.Description(option);
 
-    /// <summary>Reads a JSON config file; keys are option names in snake_case (dashes also accepted). Unknown keys and wrong types are errors naming the file and key.</summary>
-    public static TrainConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config file not found");
-        var obj = JsonText.ReadObject(path);
-        var config = new TrainConfig();
-        foreach (var (key, value) in obj)
-        {
-            var option = Options.FirstOrDefault(o => Key(o) == key.Replace('-', '_'))
-                ?? throw new InvalidDataException($"{path}: unknown option '{key}' (known: {string.Join(", ", Options.Select(Key))})");
-            try { option.SetValue(config, value?.Deserialize(option.PropertyType)); }
-            catch (Exception e) when (e is JsonException or InvalidOperationException)
-            {
-                throw new InvalidDataException($"{path}: option '{key}' expects {TypeName(option.PropertyType)}, got {value?.ToJsonString() ?? "null"}");
-            }
-        }
-        return config;
-    }
+    /// <summary>Reads a JSON config file (<see cref="ConfigSchema.Load{T}"/>).</summary>
+    public static TrainConfig Load(string path) => ConfigSchema.Load<TrainConfig>(path);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -225,12 +200,4 @@ public sealed class TrainConfig
         Check(SyncTolerance >= 0 && TisCap >= 0, "sync_tolerance and tis_cap must be >= 0");
         if (RolloutServer is { Length: > 0 }) Rlvr.Rollouts.RemoteRolloutOptions.ParseServers(RolloutServer);
     }
-
-    static string TypeName(Type t) => (Nullable.GetUnderlyingType(t) ?? t) switch
-    {
-        var x when x == typeof(int) => "an integer",
-        var x when x == typeof(double) => "a number",
-        var x when x == typeof(bool) => "true or false",
-        _ => "a string",
-    };
 }

@@ -30,7 +30,7 @@ public sealed class Trainer : IDisposable
     readonly IRolloutSource rolloutSource;
     readonly AdamW optimizer;
     readonly IReadOnlyList<MathProblem> train;
-    readonly IReadOnlyList<MathProblem> eval;
+    readonly RunEvaluation evaluation;
     readonly Objective objective;
     readonly ObjectiveOptions objectiveOptions;
     readonly PolicyUpdate update;
@@ -68,10 +68,6 @@ public sealed class Trainer : IDisposable
             config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);
 
         train = MathDataset.Load(config.TrainData).Problems;
-        var evalAll = MathDataset.Load(config.EvalData).Problems;
-        eval = config.EvalLimit > 0 && config.EvalLimit < evalAll.Count
-            ? StratifiedSubset.OfSize(evalAll, config.EvalLimit, Strata.Type, config.Seed).Problems
-            : evalAll;
 
         objective = Objectives.Get(config.Objective);
         objectiveOptions = new ObjectiveOptions((float)config.Lambda, config.GrpoStdNorm);
@@ -83,6 +79,9 @@ public sealed class Trainer : IDisposable
         verifier = VerifierOptions.Default with { Extraction = config.RequireBoxed ? ExtractionOptions.BoxedOnly : ExtractionOptions.Default };
 
         metrics = new MetricSink(runDir, config.Steps, console);
+        evaluation = new RunEvaluation(rolloutSource, prompts, RunEvaluation.LoadProblems(config.EvalData, config.EvalLimit, config.Seed),
+            new EvalPlan(config.EvalN, config.EvalKs, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens, verifier,
+                config.Seed, config.DisplayModelName, config.EvalData), runDir, metrics, console);
         samplesPath = Path.Combine(runDir, SamplesFile);
         if (checkpoint is { } step)
         {
@@ -124,28 +123,25 @@ public sealed class Trainer : IDisposable
     {
         foreach (var file in new[] { MetricsWriter.FileName, SamplesFile, SummaryFile })
             File.Delete(Path.Combine(runDir, file));
-        foreach (var dir in new[] { TensorBoardLog.FolderName, "eval" })
+        foreach (var dir in new[] { TensorBoardLog.FolderName, RunEvaluation.FolderName })
             if (Directory.Exists(Path.Combine(runDir, dir))) Directory.Delete(Path.Combine(runDir, dir), recursive: true);
     }
 
     void Loop()
     {
         rolloutSource.PolicyChanged(policy, startStep);   // remote servers start from the trainer's weights, whatever they were started with
-        if (startStep == 0 && config.EvalEvery > 0) Evaluate(0);
+        if (startStep == 0 && config.EvalEvery > 0) evaluation.At(0);
         for (int step = startStep + 1; step <= config.Steps; step++)
         {
             TrainStep(step);
             bool last = step == config.Steps;
-            if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) Evaluate(step);
+            if (config.EvalEvery > 0 && (step % config.EvalEvery == 0 || last)) evaluation.At(step);
             if (last || (config.SaveEvery > 0 && step % config.SaveEvery == 0))
                 Checkpoint.Save(config.Out, step, policy, optimizer, config.KeepCheckpoints);
         }
         var summary = new JsonObject { ["steps"] = config.Steps, ["finished"] = DateTime.UtcNow.ToString("o") };
         AtomicFile.WriteAllText(Path.Combine(config.Out, SummaryFile), summary.ToJsonString());
     }
-
-    /// <summary>A sampler seed per step: rollouts of a step are the same in a resumed run.</summary>
-    static ulong StepSeed(int seed, int step) => unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step);
 
     void TrainStep(int step)
     {
@@ -161,7 +157,7 @@ public sealed class Trainer : IDisposable
         var completions = rolloutSource.Generate(promptIds, config.RolloutsPerPrompt, new SamplingParams
         {
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK,
-            MaxNewTokens = config.MaxNewTokens, Seed = StepSeed(config.Seed, step),
+            MaxNewTokens = config.MaxNewTokens, Seed = StepSeeds.For(config.Seed, step),
         }, progress);
         progress.Finish();
         times["time/sampling"] = Lap();
@@ -251,27 +247,6 @@ public sealed class Trainer : IDisposable
             writer.Write(line.ToJsonString(JsonText.Options) + "\n");
         }
         writer.Flush();
-    }
-
-    void Evaluate(int step)
-    {
-        var sw = Stopwatch.StartNew();
-        var request = new EvalRequest(config.EvalN, config.EvalKs, new SamplingParams
-        {
-            Temperature = config.EvalTemperature, TopP = config.EvalTopP, MaxNewTokens = config.EvalMaxNewTokens,
-            Seed = StepSeed(config.Seed, -1 - step),
-        }, Greedy: false, verifier);
-        var settings = new EvalSettings(config.DisplayModelName, config.EvalData, step, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens);
-        var progress = new ConsoleProgress($"eval at step {step}");
-        var result = Evaluator.Run(rolloutSource, prompts, eval, request, settings, progress);
-        progress.Finish();
-        var relative = Path.Combine("eval", $"step_{step:D6}.json");
-        Directory.CreateDirectory(Path.Combine(config.Out, "eval"));
-        Evaluator.WriteSamples(Path.Combine(config.Out, "eval", $"step_{step:D6}.samples.jsonl"), result.Samples);
-        result.Summary.Save(Path.Combine(config.Out, relative));
-        var shown = result.Samples.Take(3).Select(s => new EvalSampleText(s.ProblemId, s.Text, s.Correct ? 1 : 0)).ToList();
-        metrics.Eval(step, result.Summary.PassAtK[1], result.Summary.NProblems, config.EvalN, relative, shown);
-        console.WriteLine($"  (evaluation took {sw.Elapsed.TotalSeconds:F1}s)");
     }
 
     public void Dispose()

@@ -111,7 +111,7 @@ public class QwenTokenizerTests
     }
 
     /// <summary>Random mixes of the pieces that matter to the regex, NFC and added tokens, plus random code points.</summary>
-    static string RandomText(Random rng)
+    internal static string RandomText(Random rng)
     {
         string[] pieces =
         [

@@ -5,17 +5,18 @@ using Rlvr.Training;
 namespace Rlvr.Cli.Commands;
 
 /// <summary>
-/// One command-line option per <see cref="TrainConfig"/> property (name and help text from there), shared by
-/// <c>rlvr train</c> and <c>rlvr sweep</c> so both accept every training option the same way.
+/// One command-line option per option property of a config class (<see cref="ConfigSchema"/>: name and help text
+/// from there): <see cref="TrainConfig"/> for <c>rlvr train</c> and <c>rlvr sweep</c>, so both accept every training
+/// option the same way, and <see cref="SftConfig"/> for <c>rlvr sft</c>.
 /// </summary>
-public sealed class TrainOptions
+public sealed class ConfigOptions<TConfig> where TConfig : new()
 {
     readonly List<(PropertyInfo Property, Option Option)> options;
 
-    /// <summary>Adds an option to <paramref name="command"/> for each <see cref="TrainConfig"/> property that <paramref name="include"/> accepts.</summary>
-    public TrainOptions(Command command, Func<PropertyInfo, bool> include)
+    /// <summary>Adds an option to <paramref name="command"/> for each option property that <paramref name="include"/> accepts.</summary>
+    public ConfigOptions(Command command, Func<PropertyInfo, bool> include)
     {
-        options = TrainConfig.Options.Where(include).Select(p => (p, TypedOption(p))).ToList();
+        options = ConfigSchema.Options(typeof(TConfig)).Where(include).Select(p => (p, TypedOption(p))).ToList();
         foreach (var (_, option) in options) command.Options.Add(option);
     }
 
@@ -31,7 +32,7 @@ public sealed class TrainOptions
         options.Where(o => parse.GetResult(o.Option) is { Implicit: false }).Select(o => o.Property);
 
     /// <summary>Sets the properties whose flag was given; the others keep the config's value (defaults or a config file).</summary>
-    public void Apply(ParseResult parse, TrainConfig config)
+    public void Apply(ParseResult parse, TConfig config)
     {
         foreach (var (property, option) in options)
             if (parse.GetResult(option) is { Implicit: false } result)
@@ -41,19 +42,19 @@ public sealed class TrainOptions
     /// <summary>An option of the property's type (nullable, so an absent flag leaves the config's value).</summary>
     static Option TypedOption(PropertyInfo property)
     {
-        var name = TrainConfig.Flag(property);
+        var name = ConfigSchema.Flag(property);
         var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
         Option option = type == typeof(int) ? new Option<int?>(name)
             : type == typeof(double) ? new Option<double?>(name)
             : type == typeof(bool) ? new Option<bool?>(name)
             : new Option<string?>(name);
         // Options without a value by default say what stands in for it in their own text.
-        var text = TrainConfig.Description(property);
+        var text = ConfigSchema.Description(property);
         option.Description = DefaultText(property) is { } d ? $"{text} (default: {d})" : text;
         return option;
     }
 
-    static string? DefaultText(PropertyInfo property) => property.GetValue(new TrainConfig()) switch
+    static string? DefaultText(PropertyInfo property) => property.GetValue(new TConfig()) switch
     {
         null => null,
         bool b => b ? "true" : "false",
