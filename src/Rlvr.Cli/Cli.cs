@@ -25,6 +25,7 @@ public static class Cli
         root.Subcommands.Add(SftCommand.Create());
         root.Subcommands.Add(SweepCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         return root;
     }
 

@@ -4,6 +4,7 @@ using Rlvr.Evaluation;
 using Rlvr.Generation;
 using Rlvr.Math;
 using Rlvr.Model;
+using Rlvr.Rollouts;
 using Rlvr.Text;
 
 namespace Rlvr.Cli.Commands;
@@ -29,10 +30,12 @@ public static class EvalCommand
         var batch = new Option<int>("--batch-size") { Description = "Sequences decoded together", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "cpu, or cuda[:N] where TorchSharp has CUDA", DefaultValueFactory = _ => "cpu" };
+        var servers = new Option<string?>("--rollout-server") { Description = "Sample on these inference servers, URL[,URL...], instead of the built-in sampler (they serve the model; --model still gives the tokenizer; docs/scale-out.md)" };
+        var protocol = new Option<string>("--rollout-protocol") { Description = "Protocol of the servers: vllm (POST /v1/completions) or sglang (POST /generate)", DefaultValueFactory = _ => "vllm" };
         var output = new Option<string>("--out") { Description = "Folder for summary.json and samples.jsonl", DefaultValueFactory = _ => "eval-out" };
 
         var cmd = new Command("eval", "Evaluate a model on math problems: pass@1, unbiased pass@k, greedy accuracy, per-type and per-level breakdowns.")
-        { model, data, n, k, temperature, topP, topK, maxNew, greedy, limit, prompt, system, requireBoxed, batch, seed, device, output };
+        { model, data, n, k, temperature, topP, topK, maxNew, greedy, limit, prompt, system, requireBoxed, batch, seed, device, servers, protocol, output };
         cmd.SetAction(parse =>
         {
             int samples = parse.GetValue(n);
@@ -46,16 +49,19 @@ public static class EvalCommand
             if (subset > 0 && subset < problems.Count) problems = StratifiedSubset.OfSize(problems, subset, Strata.Type, parse.GetValue(seed)).Problems;
             if (problems.Count == 0) throw new CliException($"{parse.GetValue(data)}: no problems with a gold answer");
 
-            using var loaded = ModelFolder.Load(parse.GetValue(model)!, deviceValue);
-            var encoder = PromptEncoder.ForModel(loaded.Directory, parse.GetValue(prompt)!, parse.GetValue(system));
-            var sampler = new Sampler(loaded, ids => encoder.Tokenizer.Decode(ids, skipSpecialTokens: true), parse.GetValue(batch));
+            var modelDir = ModelReference.Resolve(parse.GetValue(model)!);
+            using var loaded = parse.GetValue(servers) is null ? ModelFolder.Load(modelDir, deviceValue) : null;
+            var encoder = PromptEncoder.ForModel(loaded?.Directory ?? modelDir, parse.GetValue(prompt)!, parse.GetValue(system));
+            Func<IReadOnlyList<int>, string> decode = ids => encoder.Tokenizer.Decode(ids, skipSpecialTokens: true);
+            using var remote = parse.GetValue(servers) is { } urls ? RemoteEvaluation(urls, parse.GetValue(protocol)!, modelDir, decode) : null;
+            IRolloutSource sampler = remote is not null ? remote : new Sampler(loaded!, decode, parse.GetValue(batch));
             var sampling = new SamplingParams
             {
                 Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), TopK = parse.GetValue(topK),
                 MaxNewTokens = parse.GetValue(maxNew), Seed = (ulong)parse.GetValue(seed),
             };
             var verifier = VerifierOptions.Default with { Extraction = parse.GetValue(requireBoxed) ? ExtractionOptions.BoxedOnly : ExtractionOptions.Default };
-            var settings = new EvalSettings(Path.GetFileName(loaded.Directory.TrimEnd('/')), parse.GetValue(data)!, 0,
+            var settings = new EvalSettings(Path.GetFileName(modelDir.TrimEnd('/')), parse.GetValue(data)!, 0,
                 sampling.Temperature, sampling.TopP, sampling.MaxNewTokens);
             var progress = new ConsoleProgress("eval");
             var result = Evaluator.Run(sampler, encoder, problems, new EvalRequest(samples, ks, sampling, parse.GetValue(greedy), verifier),
@@ -73,5 +79,17 @@ public static class EvalCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Servers that sample a fixed model: no weight sync; the stop ids are the model folder's eos ids.</summary>
+    static RemoteRollouts RemoteEvaluation(string urls, string protocol, string modelDir, Func<IReadOnlyList<int>, string> decode)
+    {
+        try
+        {
+            var options = new RemoteRolloutOptions(RemoteRolloutOptions.ParseServers(urls), RolloutProtocol.Parse(protocol), NoWeightSync.Instance, TimeSpan.FromSeconds(600));
+            var eos = GenerationConfig.Load(modelDir, Qwen2Config.Load(Path.Combine(modelDir, "config.json"))).EosTokenIds;
+            return new RemoteRollouts(options, eos, decode, Console.Error.WriteLine);
+        }
+        catch (ArgumentException e) { throw new CliException(e.Message); }
     }
 }

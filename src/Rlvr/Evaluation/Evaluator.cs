@@ -29,7 +29,7 @@ public sealed record EvalRequest(int N, IReadOnlyList<int> Ks, SamplingParams Sa
 /// The same code serves <c>rlvr eval</c> and the trainer's periodic evaluations.</summary>
 public static class Evaluator
 {
-    public static EvalResult Run(Sampler sampler, PromptEncoder prompts, IReadOnlyList<MathProblem> problems,
+    public static EvalResult Run(IRolloutSource sampler, PromptEncoder prompts, IReadOnlyList<MathProblem> problems,
         EvalRequest request, EvalSettings settings, IProgress<GenerationProgress>? progress = null)
     {
         var promptIds = problems.Select(p => (IReadOnlyList<int>)prompts.Encode(p.Problem)).ToArray();

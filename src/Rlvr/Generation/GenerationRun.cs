@@ -63,7 +63,8 @@ internal sealed class GenerationRun : IDisposable
         maxStopStringLength = p.StopStrings?.Max(s => s.Length) ?? 0;
         sequences = new Sequence[prompts.Count * n];
         for (var i = 0; i < sequences.Length; i++)
-            sequences[i] = new Sequence(i / n, i % n, SequenceRandom.For(p.Seed, i / n, i % n));
+            sequences[i] = new Sequence(i / n, i % n, p.PromptSeeds is { } seeds
+                ? SequenceRandom.For(seeds[i / n], 0, i % n) : SequenceRandom.For(p.Seed, i / n, i % n));
 
         var (rows, positions) = CacheShape(prompts, n, p.MaxNewTokens, sampler.MaxBatch);
         cache = KvCache.Create(model.Config, rows, positions, model.Device, model.DType);

@@ -16,7 +16,7 @@ namespace Rlvr.Generation;
 ///
 /// Not thread-safe: one <see cref="Generate"/> at a time per sampler.
 /// </summary>
-public sealed class Sampler
+public sealed class Sampler : IRolloutSource
 {
     internal LoadedModel Model { get; }
     internal Func<IReadOnlyList<int>, string>? Decode { get; }
@@ -69,6 +69,8 @@ public sealed class Sampler
         var stopIds = p.StopTokenIds ?? Model.Generation.EosTokenIds;
         foreach (var id in stopIds)
             if (id < 0 || id >= vocab) throw new ArgumentException($"stop token id {id} is outside the vocabulary (0..{vocab - 1})");
+        if (p.PromptSeeds is { } seeds && seeds.Count != prompts.Count)
+            throw new ArgumentException($"{seeds.Count} prompt seeds for {prompts.Count} prompts (one per prompt)");
         if (p.StopStrings is { Count: > 0 } && Decode is null) throw new ArgumentException("stop strings need a decode function (the tokenizer)");
         if (prompts.Count == 0) return [];
 
@@ -78,6 +80,9 @@ public sealed class Sampler
         LastStats = run.Stats();
         return completions;
     }
+
+    /// <summary>The sampler shares the trainer's weights: it always samples from the current policy.</summary>
+    public void PolicyChanged(LoadedModel policy, int version) { }
 }
 
 /// <summary>Counts and timings of one <see cref="Sampler.Generate"/> call (wall-clock seconds per phase).</summary>

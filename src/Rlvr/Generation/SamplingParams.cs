@@ -25,6 +25,9 @@ public sealed record SamplingParams
     public IReadOnlyList<string>? StopStrings { get; init; }
     /// <summary>With the prompt and sample index, determines every random draw of a completion.</summary>
     public ulong Seed { get; init; }
+    /// <summary>One seed per prompt, replacing <see cref="Seed"/>: prompt i's samples draw as prompt 0 under PromptSeeds[i]
+    /// would (so requests with their own seeds can share one batch, as in <c>rlvr serve</c>); null = <see cref="Seed"/>.</summary>
+    public IReadOnlyList<ulong>? PromptSeeds { get; init; }
 
     public bool IsGreedy => Temperature == 0;
 

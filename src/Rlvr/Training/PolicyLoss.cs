@@ -55,12 +55,15 @@ public sealed record LossNormalization(long Tokens, long Sequences, long MaxResp
 /// <param name="Aggregation">How token losses become the scalar loss.</param>
 /// <param name="Temperature">The policy optimised is softmax(logits / Temperature), the one the rollouts were sampled
 /// from (as in verl); its log-probs, entropy and the reference's log-probs are all taken at this temperature.</param>
+/// <param name="TisCap">Truncated importance sampling (0: off): each token's policy-gradient loss is weighted by
+/// min(pi_trainer / pi_sampler, TisCap), correcting for a sampler whose policy differs from the trainer's (a bf16 server).</param>
 public sealed record PolicyLossOptions(
     double Clip = 0.2,
     double KlCoef = 0.0,
     double EntropyCoef = 0.0,
     LossAggregation Aggregation = LossAggregation.SeqMeanTokenMean,
-    double Temperature = 1.0);
+    double Temperature = 1.0,
+    double TisCap = 0.0);
 
 /// <summary>Diagnostics of one loss computation, as means over its masked (response) tokens.</summary>
 /// <param name="ClipRatio">Fraction of tokens where the clipped term won the PPO min (their gradient is 0).</param>
@@ -144,10 +147,11 @@ public static class PolicyLoss
     /// <param name="mask">[N, T] 1 on response tokens, 0 on padding.</param>
     /// <param name="refLogProbs">[N, T] log-probs under the frozen reference; required when KlCoef is not 0.</param>
     /// <param name="entropy">[N, T] token entropies (with gradient for the bonus); required when EntropyCoef is not 0.</param>
+    /// <param name="tokenWeights">[N, T] weights of the policy-gradient term per token (truncated importance sampling; no gradient).</param>
     public static PolicyLossResult Compute(
         Tensor logProbs, Tensor oldLogProbs, Tensor advantages, Tensor mask,
         PolicyLossOptions options, LossNormalization normalization,
-        Tensor? refLogProbs = null, Tensor? entropy = null)
+        Tensor? refLogProbs = null, Tensor? entropy = null, Tensor? tokenWeights = null)
     {
         RequireRank(logProbs, 2, "logProbs");
         RequireSameShape(oldLogProbs, "oldLogProbs", logProbs, "logProbs");
@@ -157,6 +161,7 @@ public static class PolicyLoss
                 $"advantages has shape [{string.Join(", ", advantages.shape)}]; expected [{logProbs.shape[0]}], one per row of logProbs");
         if (refLogProbs is not null) RequireSameShape(refLogProbs, "refLogProbs", logProbs, "logProbs");
         if (entropy is not null) RequireSameShape(entropy, "entropy", logProbs, "logProbs");
+        if (tokenWeights is not null) RequireSameShape(tokenWeights, "tokenWeights", logProbs, "logProbs");
         if (options.KlCoef != 0 && refLogProbs is null)
             throw new ArgumentException($"KlCoef is {options.KlCoef} but no refLogProbs were given");
         if (options.EntropyCoef != 0 && entropy is null)
@@ -165,6 +170,7 @@ public static class PolicyLoss
         using var scope = NewDisposeScope();
         var m = mask.to_type(logProbs.dtype);
         var (tokenLoss, clipped) = ClippedPolicyGradient(logProbs, oldLogProbs, advantages.to_type(logProbs.dtype).unsqueeze(1), options.Clip);
+        if (tokenWeights is not null) tokenLoss = tokenLoss * tokenWeights.detach();
         Tensor? kl = refLogProbs is null ? null : KlK3(logProbs, refLogProbs);
         if (kl is not null && options.KlCoef != 0) tokenLoss = tokenLoss + options.KlCoef * kl;
         if (entropy is not null && options.EntropyCoef != 0) tokenLoss = tokenLoss - options.EntropyCoef * entropy;

@@ -8,12 +8,38 @@ namespace Rlvr.Training;
 /// diagnostics, seconds spent, and how many optimizer steps were skipped for non-finite values.</summary>
 /// <param name="SamplerMismatch">Largest |log p - sampler's log p| over the tokens of the first optimizer step, before any
 /// weight changed: 0 up to float rounding when the policy optimised is the one that sampled.</param>
+/// <param name="OffPolicy">Mean |log p - sampler's log p| and a KL estimate over the same tokens: how far a remote sampler is.</param>
 /// <param name="ForwardSeconds">Policy (and reference) forward passes and the loss.</param>
 /// <param name="BackwardSeconds">Backward passes.</param>
 /// <param name="OptimizerSeconds">Gradient norm, clipping and AdamW.</param>
 public sealed record UpdateResult(int OptimizerSteps, int NonFinite, double Loss, double GradNorm,
     double ClipRatio, double Entropy, double? Kl, long Tokens, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds,
-    double SamplerMismatch = 0);
+    double SamplerMismatch = 0, OffPolicy? OffPolicy = null);
+
+/// <summary>Sampler vs trainer on the sampled tokens, before the update: mean |log pi_trainer - log pi_sampler|, and the k3
+/// estimate of KL(sampler || trainer) (exp(d) - 1 - d with d = log pi_trainer - log pi_sampler; 0 when they agree).</summary>
+public sealed record OffPolicy(double MeanAbsLogProbDiff, double Kl)
+{
+    /// <summary>Running sums over micro-batches.</summary>
+    internal sealed class Sums
+    {
+        double abs, kl;
+        long tokens;
+        public bool Any => tokens > 0;
+
+        public void Add(Tensor trainer, Tensor sampler, Tensor mask)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var d = (trainer.detach() - sampler) * mask;
+            abs += d.abs().sum().item<float>();
+            kl += ((d.exp() - 1 - d) * mask).sum().item<float>();
+            tokens += mask.sum().to_type(ScalarType.Int64).item<long>();
+        }
+
+        public OffPolicy? Result => tokens == 0 ? null : new(abs / tokens, kl / tokens);
+    }
+}
 
 /// <summary>How rollouts become optimizer steps: epochs over the batch, mini-batches (one optimizer step each),
 /// gradient-accumulation micro-batches, and a token budget per forward/backward.</summary>
@@ -31,6 +57,8 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
     public UpdateResult Run(IReadOnlyList<Rollout> rollouts, double lr)
     {
         var model = policy.Model;
+        var offPolicy = new OffPolicy.Sums();
+        if (loss.TisCap > 0) rollouts = WithImportanceWeights(rollouts, offPolicy);
         model.train();
         double lossSum = 0, normSum = 0, clipTokens = 0, entropyTokens = 0, klTokens = 0, forward = 0, backward = 0, step = 0, mismatch = 0;
         long tokens = 0;
@@ -45,7 +73,8 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
                 double batchLoss = 0;
                 foreach (var micro in MicroBatches(miniBatch, schedule))
                 {
-                    var (microLoss, stats, seconds) = MicroBatch(micro, normalization);
+                    // Before the first optimizer step the policy is the one the trainer had when the rollouts were sampled.
+                    var (microLoss, stats, seconds) = MicroBatch(micro, normalization, updates + nonFinite == 0 && loss.TisCap == 0 ? offPolicy : null);
                     forward += seconds;
                     batchLoss += microLoss;
                     clipTokens += stats.ClipRatio * stats.Tokens;
@@ -76,11 +105,38 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
         double PerToken(double sum) => tokens == 0 ? 0 : sum / tokens;
         return new UpdateResult(updates, nonFinite, updates == 0 ? double.NaN : lossSum / updates, updates == 0 ? double.NaN : normSum / updates,
             PerToken(clipTokens), PerToken(entropyTokens), reference is null ? null : PerToken(klTokens), tokens, forward, backward - forward, step,
-            mismatch);
+            mismatch, offPolicy.Result);
+    }
+
+    /// <summary>Truncated importance sampling: the trainer's own log-probs before the update become the PPO ratio's old
+    /// log-probs, and each token's loss is weighted by min(pi_trainer / pi_sampler, cap) (one no-grad forward pass).</summary>
+    List<Rollout> WithImportanceWeights(IReadOnlyList<Rollout> rollouts, OffPolicy.Sums offPolicy)
+    {
+        var result = new List<Rollout>(rollouts.Count);
+        using var noGrad = no_grad();
+        foreach (var part in RolloutBatch.SplitByTokens(rollouts, schedule.MicroBatchTokens))
+        {
+            using var scope = NewDisposeScope();
+            using var batch = RolloutBatch.Create(part, policy.Model.Device);
+            var logProbs = TokenLogProbs.LogProbsOnly(batch.PredictorHidden(policy.Model.Hidden(batch.InputIds, batch.Positions)),
+                policy.Model.LmHeadWeight, batch.Targets, temperature: loss.Temperature);
+            offPolicy.Add(logProbs, batch.OldLogProbs, batch.Mask);
+            var host = logProbs.cpu().data<float>().ToArray();
+            int width = (int)logProbs.shape[1];
+            for (int i = 0; i < part.Count; i++)
+            {
+                var r = part[i];
+                var mine = host.AsSpan(i * width, r.CompletionIds.Length).ToArray();
+                var weights = mine.Select((lp, t) => (float)System.Math.Min(System.Math.Exp(lp - r.SamplerLogProbs[t]), loss.TisCap)).ToArray();
+                result.Add(r with { SamplerLogProbs = mine, TokenWeights = weights });
+            }
+        }
+        return result;
     }
 
     /// <summary>Forward (log-probs, loss) and backward of one micro-batch; returns the seconds the forward took.</summary>
-    (double Loss, PolicyLossStats Stats, double ForwardSeconds) MicroBatch(IReadOnlyList<Rollout> micro, LossNormalization normalization)
+    (double Loss, PolicyLossStats Stats, double ForwardSeconds) MicroBatch(IReadOnlyList<Rollout> micro, LossNormalization normalization,
+        OffPolicy.Sums? offPolicy)
     {
         var sw = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
@@ -95,7 +151,8 @@ public sealed class PolicyUpdate(LoadedModel policy, AdamW optimizer, PolicyLoss
                 var refHidden = batch.PredictorHidden(reference.Model.Hidden(batch.InputIds, batch.Positions));
                 refLogProbs = TokenLogProbs.LogProbsOnly(refHidden, reference.Model.LmHeadWeight, batch.Targets, temperature: loss.Temperature);
             }
-        var result = PolicyLoss.Compute(logProbs, batch.OldLogProbs, batch.Advantages, batch.Mask, loss, normalization, refLogProbs, entropy);
+        offPolicy?.Add(logProbs, batch.OldLogProbs, batch.Mask);
+        var result = PolicyLoss.Compute(logProbs, batch.OldLogProbs, batch.Advantages, batch.Mask, loss, normalization, refLogProbs, entropy, batch.TokenWeights);
         double forward = sw.Elapsed.TotalSeconds;
         result.Loss.backward();
         return (result.Loss.item<float>(), result.Stats, forward);

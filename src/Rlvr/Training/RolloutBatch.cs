@@ -3,8 +3,9 @@ using static TorchSharp.torch;
 namespace Rlvr.Training;
 
 /// <summary>One rollout as the loss sees it: the sampler's own prompt and completion ids (never
-/// re-tokenised), its advantage and the log-probs of the policy that sampled it.</summary>
-public sealed record Rollout(int[] PromptIds, int[] CompletionIds, float[] SamplerLogProbs, float Advantage);
+/// re-tokenised), its advantage and the log-probs of the policy that sampled it (with truncated importance
+/// sampling: the trainer's own before the update, and <paramref name="TokenWeights"/> = the capped ratio to the sampler's).</summary>
+public sealed record Rollout(int[] PromptIds, int[] CompletionIds, float[] SamplerLogProbs, float Advantage, float[]? TokenWeights = null);
 
 /// <summary>Padded tensors of a micro-batch of rollouts for one forward/backward.</summary>
 public sealed class RolloutBatch : IDisposable
@@ -23,6 +24,8 @@ public sealed class RolloutBatch : IDisposable
     public required Tensor OldLogProbs { get; init; }
     /// <summary>[B] advantages.</summary>
     public required Tensor Advantages { get; init; }
+    /// <summary>[B, T] per-token loss weights (truncated importance sampling); null when no rollout has any.</summary>
+    public Tensor? TokenWeights { get; init; }
 
     public static RolloutBatch Create(IReadOnlyList<Rollout> rollouts, Device device)
     {
@@ -34,6 +37,7 @@ public sealed class RolloutBatch : IDisposable
         var targets = new long[b * t];
         var mask = new float[b * t];
         var old = new float[b * t];
+        var weights = rollouts.Any(r => r.TokenWeights is not null) ? new float[b * t] : null;
         for (int i = 0; i < b; i++)
         {
             var r = rollouts[i];
@@ -45,6 +49,7 @@ public sealed class RolloutBatch : IDisposable
                 targets[i * t + j] = r.CompletionIds[j];
                 mask[i * t + j] = 1;
                 old[i * t + j] = r.SamplerLogProbs[j];
+                if (weights is not null) weights[i * t + j] = r.TokenWeights?[j] ?? 1;
             }
         }
         return new RolloutBatch
@@ -56,6 +61,7 @@ public sealed class RolloutBatch : IDisposable
             Mask = tensor(mask, [b, t], device: device),
             OldLogProbs = tensor(old, [b, t], device: device),
             Advantages = tensor(rollouts.Select(r => r.Advantage).ToArray(), device: device),
+            TokenWeights = weights is null ? null : tensor(weights, [b, t], device: device),
         };
     }
 
@@ -90,5 +96,6 @@ public sealed class RolloutBatch : IDisposable
     public void Dispose()
     {
         foreach (var t in new[] { InputIds, Positions, PredictorPositions, Targets, Mask, OldLogProbs, Advantages }) t.Dispose();
+        TokenWeights?.Dispose();
     }
 }

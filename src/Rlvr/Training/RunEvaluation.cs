@@ -20,7 +20,7 @@ public sealed record EvalPlan(int N, IReadOnlyList<int> Ks, double Temperature, 
 /// metric sink. The sampling seed depends only on (seed, step), so a resumed run evaluates as the uninterrupted one.
 /// Progress goes to what <paramref name="progress"/> makes for a label (null: none).
 /// </summary>
-public sealed class RunEvaluation(Sampler sampler, PromptEncoder prompts, IReadOnlyList<MathProblem> problems, EvalPlan plan,
+public sealed class RunEvaluation(IRolloutSource sampler, PromptEncoder prompts, IReadOnlyList<MathProblem> problems, EvalPlan plan,
     string runDir, MetricSink metrics, TextWriter console, Func<string, IProgress<GenerationProgress>?>? progress = null)
 {
     public const string FolderName = RunLayout.EvalFolder;

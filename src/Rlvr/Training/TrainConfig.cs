@@ -39,6 +39,25 @@ public sealed class TrainConfig
     [TrainOption("Sequences decoded together by the sampler (0 = all rollouts of a step at once)")]
     public int SamplerBatchSize { get; set; } = 0;
 
+    [TrainOption("Inference servers that sample the rollouts and evaluations, URL[,URL...]; not given: the built-in sampler (docs/scale-out.md)")]
+    public string? RolloutServer { get; set; }
+    [TrainOption("Protocol of the rollout servers: vllm (POST /v1/completions) or sglang (POST /generate)")]
+    public string RolloutProtocol { get; set; } = "vllm";
+    [TrainOption("Requests (one prompt with its samples each) in flight per rollout server")]
+    public int RolloutInFlight { get; set; } = 4;
+    [TrainOption("Seconds a rollout server may take to answer one request before it is retried on another server")]
+    public int RolloutTimeout { get; set; } = 600;
+    [TrainOption("How the rollout servers get the weights after each update: disk (an HF folder, then POST /update_weights_from_disk: SGLang, rlvr serve) or none")]
+    public string WeightSync { get; set; } = "disk";
+    [TrainOption("Folder, readable by every rollout server, that the weights are written to after each update; not given: RUN_DIR/weights")]
+    public string? WeightSyncDir { get; set; }
+    [TrainOption("Dtype of the synced weights: float32 (the trainer's exact values) or bfloat16 (half the bytes)")]
+    public string WeightSyncDtype { get; set; } = "float32";
+    [TrainOption("Largest mean |log-prob difference| between a rollout server and the trainer on the probe after a weight sync; above it the rollouts are refused as stale")]
+    public double SyncTolerance { get; set; } = 0.1;
+    [TrainOption("Truncated importance sampling: weight each token's loss by min(pi_trainer / pi_sampler, cap), for servers whose policy differs from the trainer's (0 = off; docs/scale-out.md)")]
+    public double TisCap { get; set; } = 0;
+
     [TrainOption("AdamW learning rate")]
     public double Lr { get; set; } = 1e-6;
     [TrainOption("AdamW beta1")]
@@ -253,5 +272,11 @@ public sealed class TrainConfig
         Range(nameof(Threads), Threads, 0, 4096);
         Check(Device.Trim().ToLowerInvariant() is var d && (d == "cpu" || d == "cuda" || (d.StartsWith("cuda:") && int.TryParse(d[5..], out var i) && i >= 0)),
             $"device: '{Device}' is not cpu, cuda or cuda:N");
+        Check(RolloutProtocol is "vllm" or "sglang", $"rollout_protocol: '{RolloutProtocol}' is not vllm or sglang");
+        Check(WeightSync is "disk" or "none", $"weight_sync: '{WeightSync}' is not disk or none");
+        Check(WeightSyncDtype is "float32" or "bfloat16", $"weight_sync_dtype: '{WeightSyncDtype}' is not float32 or bfloat16");
+        Check(RolloutInFlight >= 1 && RolloutTimeout >= 1, "rollout_in_flight and rollout_timeout must be >= 1");
+        Check(SyncTolerance >= 0 && TisCap >= 0, "sync_tolerance and tis_cap must be >= 0");
+        if (RolloutServer is { Length: > 0 }) Rlvr.Rollouts.RemoteRolloutOptions.ParseServers(RolloutServer);
     }
 }

@@ -6,6 +6,7 @@ using Rlvr.Generation;
 using Rlvr.Math;
 using Rlvr.Model;
 using Rlvr.Reporting;
+using Rlvr.Rollouts;
 using Rlvr.Text;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -27,7 +28,7 @@ public sealed class Trainer : IDisposable
     readonly LoadedModel policy;
     readonly LoadedModel? reference;
     readonly PromptEncoder prompts;
-    readonly Sampler sampler;
+    readonly IRolloutSource rolloutSource;
     readonly AdamW optimizer;
     readonly IReadOnlyList<MathProblem> train;
     readonly IReadOnlyList<MathProblem> eval;
@@ -95,8 +96,13 @@ public sealed class Trainer : IDisposable
             reference = config.KlCoef == 0 ? null : config.Lora is not null ? policy : ModelFolder.Load(config.Model, device);
         }
         catch { policy.Dispose(); throw; }
-        sampler = new Sampler(policy, ids => prompts.Tokenizer.Decode(ids, skipSpecialTokens: true),
-            config.SamplerBatchSize > 0 ? config.SamplerBatchSize : config.RolloutBatchSize);
+        Func<IReadOnlyList<int>, string> decode = ids => prompts.Tokenizer.Decode(ids, skipSpecialTokens: true);
+        rolloutSource = config.RolloutServer is { Length: > 0 } servers
+            ? new RemoteRollouts(new RemoteRolloutOptions(RemoteRolloutOptions.ParseServers(servers), RolloutProtocol.Parse(config.RolloutProtocol),
+                IWeightLoader.Parse(config.WeightSync), TimeSpan.FromSeconds(config.RolloutTimeout), config.RolloutInFlight,
+                config.WeightSyncDir ?? Path.Combine(runDir, "weights"), ModelFolder.ParseDtype(config.WeightSyncDtype), config.SyncTolerance),
+                policy.Generation.EosTokenIds, decode, console.WriteLine)
+            : new Sampler(policy, decode, config.SamplerBatchSize > 0 ? config.SamplerBatchSize : config.RolloutBatchSize);
         optimizer = new AdamW(policy.Model.TrainedParameters().Select(p => (p.Name, (Tensor)p.Parameter)).ToList(),
             config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay, MomentPrecisions.Parse(config.OptimizerStates));
 
@@ -104,7 +110,7 @@ public sealed class Trainer : IDisposable
         objectiveOptions = new ObjectiveOptions((float)config.Lambda, config.GrpoStdNorm);
         rewardOptions = new RewardOptions(config.FormatPenalty);
         update = new PolicyUpdate(policy, optimizer,
-            new PolicyLossOptions(config.Clip, config.KlCoef, config.EntropyCoef, PolicyLoss.ParseAggregation(config.LossAgg), config.Temperature),
+            new PolicyLossOptions(config.Clip, config.KlCoef, config.EntropyCoef, PolicyLoss.ParseAggregation(config.LossAgg), config.Temperature, config.TisCap),
             new UpdateSchedule(config.Epochs, config.MiniBatches, config.GradAccum, config.MicroBatchTokens, config.GradClip, config.MaxNewTokens),
             reference);
         unused = PolicyLoss.ParseUnused(config.Unused);
@@ -130,7 +136,7 @@ public sealed class Trainer : IDisposable
         if (resume) RecordOverrides(runDir, TrainConfig.Load(Path.Combine(runDir, ConfigFile)), config, startStep);
         AtomicFile.WriteAllText(Path.Combine(runDir, ConfigFile), config.ToJson());
         metrics = new MetricSink(runDir, config.Steps, console);
-        evaluation = new RunEvaluation(sampler, prompts, eval,
+        evaluation = new RunEvaluation(rolloutSource, prompts, eval,
             new EvalPlan(config.EvalN, config.EvalKs, config.EvalTemperature, config.EvalTopP, config.EvalMaxNewTokens, verifier,
                 config.Seed, config.DisplayModelName, config.EvalData, config.PassAtKSamples, config.PassAtKKs), runDir, metrics, console, progress);
         if (resume)
@@ -195,6 +201,7 @@ public sealed class Trainer : IDisposable
 
     void Loop()
     {
+        rolloutSource.PolicyChanged(policy, startStep);   // remote servers start from the trainer's weights, whatever they were started with
         if (startStep == 0 && config.EvalEvery > 0) evaluation.At(0, end: true);
         for (int step = startStep + 1; step <= config.Steps; step++)
         {
@@ -219,7 +226,7 @@ public sealed class Trainer : IDisposable
         var problems = PromptSchedule.ForStep(train.Count, config.PromptsPerStep, config.Seed, step - 1).Select(i => train[i]).ToArray();
         var promptIds = problems.Select(p => prompts.Encode(p.Problem)).ToArray();
         var rolloutProgress = progress($"step {step} rollouts");
-        var completions = sampler.Generate(promptIds, config.RolloutsPerPrompt, new SamplingParams
+        var completions = rolloutSource.Generate(promptIds, config.RolloutsPerPrompt, new SamplingParams
         {
             Temperature = config.Temperature, TopP = config.TopP, TopK = config.TopK,
             MaxNewTokens = config.MaxNewTokens, Seed = StepSeeds.For(config.Seed, step),
@@ -254,10 +261,14 @@ public sealed class Trainer : IDisposable
             m["sampler_mismatch"] = u.SamplerMismatch;
             if (u.Kl is { } kl) m["kl"] = kl;
             if (u.OptimizerSteps > 0) { m["loss"] = u.Loss; m["grad_norm"] = u.GradNorm; }
+            if (u.OffPolicy is { } off) { m["offpolicy/logprob_abs_diff"] = off.MeanAbsLogProbDiff; m["offpolicy/kl"] = off.Kl; }
             if (u.NonFinite > 0) skip = $"non-finite loss, gradient or updated weights: {u.NonFinite} of {u.NonFinite + u.OptimizerSteps} optimizer steps skipped (weights and optimizer state left as they were)";
             nonFiniteStepsInARow = u.NonFinite > 0 && u.OptimizerSteps == 0 ? nonFiniteStepsInARow + 1 : 0;
         }
         if (skip is not null) extra["skipped"] = skip;
+        Lap();
+        rolloutSource.PolicyChanged(policy, step);   // before step N+1 samples, the servers serve step N's weights
+        times["time/weight_sync"] = Lap();
         m["lr"] = LearningRate(step);
         times["time/step"] = total.Elapsed.TotalSeconds;
         foreach (var (k, v) in times) m[k] = v;
@@ -325,6 +336,7 @@ public sealed class Trainer : IDisposable
     public void Dispose()
     {
         metrics?.Dispose();
+        (rolloutSource as IDisposable)?.Dispose();
         if (!ReferenceEquals(reference, policy)) reference?.Dispose();
         policy.Dispose();
     }
