@@ -92,7 +92,9 @@ public sealed class RemoteRollouts : IRolloutSource, IDisposable
                 var x = results[i][s];
                 bool endsWithStop = x.FinishReason == FinishReason.Stop && x.TokenIds.Length > 0 && stops.Contains(x.TokenIds[^1]);
                 var text = decode?.Invoke(endsWithStop ? x.TokenIds[..^1] : x.TokenIds) ?? "";
-                completions.Add(new Completion(i, s, x.TokenIds, x.LogProbs, [], text, x.FinishReason));
+                // The servers report each token's log-prob under the model's own distribution (temperature 1): the trainer's
+                // ratio compares with these, so remote rollouts are exactly on-policy at temperature 1 only (docs/scale-out.md).
+                completions.Add(new Completion(i, s, x.TokenIds, x.LogProbs, [], text, x.FinishReason) { TemperedLogProbs = x.LogProbs });
             }
         return completions;
     }
@@ -184,7 +186,7 @@ public sealed class RemoteRollouts : IRolloutSource, IDisposable
                 stale.Add($"{server}: its log-probs of the probe differ from the trainer's by {diff:G3} on average (tolerance {options.ProbeTolerance})");
         }
         if (stale.Count > 0)
-            throw new InvalidOperationException($"stale rollout servers after the weight sync to version {version} (refusing their rollouts): {string.Join("; ", stale)}");
+            throw new IOException($"stale rollout servers after the weight sync to version {version} (refusing their rollouts): {string.Join("; ", stale)}");
         if (LiveServers.Count == 0) throw new InvalidOperationException($"no rollout server serves version {version}: none could be reached ({string.Join(", ", options.Servers)})");
         if (Directory.Exists(options.WeightFolder))
             foreach (var old in Directory.GetDirectories(options.WeightFolder, "step_*"))

@@ -201,7 +201,7 @@ public sealed class Trainer : IDisposable
 
     void Loop()
     {
-        rolloutSource.PolicyChanged(policy, startStep);   // remote servers start from the trainer's weights, whatever they were started with
+        SyncRolloutSource(startStep);   // remote servers start from the trainer's weights, whatever they were started with
         if (startStep == 0 && config.EvalEvery > 0) evaluation.At(0, end: true);
         for (int step = startStep + 1; step <= config.Steps; step++)
         {
@@ -213,6 +213,16 @@ public sealed class Trainer : IDisposable
         }
         var summary = new JsonObject { ["steps"] = config.Steps, ["finished"] = DateTime.UtcNow.ToString("o") };
         AtomicFile.WriteAllText(Path.Combine(config.Out, SummaryFile), summary.ToJsonString());
+    }
+
+    /// <summary>Seconds the last weight sync took: logged as the next step's time/weight_sync (the sync before its rollouts).</summary>
+    double lastSyncSeconds;
+
+    void SyncRolloutSource(int version)
+    {
+        var sw = Stopwatch.StartNew();
+        rolloutSource.PolicyChanged(policy, version);
+        lastSyncSeconds = sw.Elapsed.TotalSeconds;
     }
 
     void TrainStep(int step)
@@ -266,14 +276,13 @@ public sealed class Trainer : IDisposable
             nonFiniteStepsInARow = u.NonFinite > 0 && u.OptimizerSteps == 0 ? nonFiniteStepsInARow + 1 : 0;
         }
         if (skip is not null) extra["skipped"] = skip;
-        Lap();
-        rolloutSource.PolicyChanged(policy, step);   // before step N+1 samples, the servers serve step N's weights
-        times["time/weight_sync"] = Lap();
+        times["time/weight_sync"] = lastSyncSeconds;
         m["lr"] = LearningRate(step);
         times["time/step"] = total.Elapsed.TotalSeconds;
         foreach (var (k, v) in times) m[k] = v;
         metrics.Train(step, m, extra);
         AppendSamples(step, problems, completions, grades, rewards, advantages);
+        SyncRolloutSource(step);   // before step N+1 (or the evaluation after step N) samples, the servers serve step N's weights
         if (nonFiniteStepsInARow >= MaxNonFiniteStepsInARow)
             throw new InvalidDataException($"the run diverged: the last {nonFiniteStepsInARow} steps gave only non-finite updates (all skipped); "
                 + $"lower --lr (now {config.Lr}) or set --grad-clip, then resume from the last checkpoint with --resume {config.Out}");
