@@ -56,6 +56,10 @@ public static class ConfigSchema
         return config;
     }
 
+    /// <summary>A comma-separated list of k (of pass@k): positive whole numbers; the message names the option's key.</summary>
+    public static IReadOnlyList<int> Ks(string list, string key) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"{key}: '{k}' is not a positive whole number")).ToArray();
+
     static string TypeName(Type t) => (Nullable.GetUnderlyingType(t) ?? t) switch
     {
         var x when x == typeof(int) => "an integer",

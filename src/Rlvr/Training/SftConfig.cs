@@ -82,8 +82,7 @@ public sealed class SftConfig
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     [JsonIgnore]
-    public IReadOnlyList<int> EvalKs => EvalK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"eval_k: '{k}' is not a positive integer")).ToArray();
+    public IReadOnlyList<int> EvalKs => ConfigSchema.Ks(EvalK, "eval_k");
 
     /// <summary>Checks values and their combinations; the message names the option.</summary>
     public void Validate()

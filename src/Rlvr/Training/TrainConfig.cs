@@ -198,13 +198,11 @@ public sealed class TrainConfig
     public int PromptsPerStep => RolloutBatchSize / RolloutsPerPrompt;
 
     [JsonIgnore]
-    public IReadOnlyList<int> EvalKs => EvalK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"eval_k: '{k}' is not a positive whole number")).ToArray();
+    public IReadOnlyList<int> EvalKs => ConfigSchema.Ks(EvalK, "eval_k");
 
     /// <summary>The k of pass@k at the first and last evaluations: <see cref="PassAtK"/>, else <see cref="EvalKs"/>.</summary>
     [JsonIgnore]
-    public IReadOnlyList<int> PassAtKKs => PassAtK is null ? EvalKs : PassAtK.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(k => int.TryParse(k, out var v) && v > 0 ? v : throw new ArgumentException($"pass_at_k: '{k}' is not a positive whole number")).ToArray();
+    public IReadOnlyList<int> PassAtKKs => PassAtK is null ? EvalKs : ConfigSchema.Ks(PassAtK, "pass_at_k");
 
     /// <summary>
     /// Checks every option against its allowed range, and their combinations, before anything is written; the
