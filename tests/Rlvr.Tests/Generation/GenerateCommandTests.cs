@@ -104,6 +104,6 @@ public class GenerateCommandTests
 
         r = CliRunner.Run("generate", "--model", Fixtures.TinyQwen2, "--input", input, "--top-p", "1.5");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("top_p", r.Stderr);
+        Assert.Contains("--top-p", r.Stderr);
     }
 }
