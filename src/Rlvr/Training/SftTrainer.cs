@@ -148,12 +148,10 @@ public sealed class SftTrainer : IDisposable
         double norm = optimizer.GradNorm();
         var m = new Dictionary<string, double> { ["loss"] = loss, ["grad_norm"] = norm, ["lr"] = lr, ["tokens"] = responseTokens };
         Dictionary<string, string>? extra = null;
-        if (double.IsFinite(norm) && double.IsFinite(loss))
-        {
-            if (config.GradClip > 0) optimizer.ClipGradients(norm, config.GradClip);
-            optimizer.Update(lr);
-        }
-        else extra = new() { ["skipped"] = "non-finite loss or gradient" };
+        bool finite = double.IsFinite(norm) && double.IsFinite(loss);
+        if (finite && config.GradClip > 0) optimizer.ClipGradients(norm, config.GradClip);
+        if (!finite || !optimizer.Update(lr))
+            extra = new() { ["skipped"] = "non-finite loss, gradient or updated weights (weights and optimizer state left as they were)" };
         optimizer.ZeroGrad();
         policy.Model.eval();
         double seconds = clock.Elapsed.TotalSeconds;
