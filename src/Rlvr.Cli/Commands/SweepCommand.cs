@@ -28,9 +28,10 @@ public static class SweepCommand
         var configFile = new Option<string?>("--config") { Description = "JSON config file with any of the training options below (snake_case or dashed keys; not model, objective, seed, out); flags given here override it" };
         var smooth = new Option<int>("--smooth") { Description = "Report: trailing moving-average window of the pass@1 curves, in evaluations (1 = no smoothing)", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var smoothTrain = new Option<int>("--smooth-train") { Description = "Report: the same for the training curves, in steps", DefaultValueFactory = _ => 10 }.AtLeast(1);
-        var cmd = new Command("sweep", "Train every model x objective x seed one after the other (finished runs are skipped, partial ones continued), then write the report.")
+        var jobs = new Option<int>("--jobs") { Description = "Runs trained at once in this process (each with --threads torch threads; on a machine with C cores, jobs x threads = C)", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var cmd = new Command("sweep", "Train every model x objective x seed (one after the other, or --jobs at once; finished runs are skipped, partial ones continued), then write the report.")
         {
-            models, objectives, seeds, outDir, configFile, smooth, smoothTrain,
+            models, objectives, seeds, outDir, configFile, jobs, smooth, smoothTrain,
         };
         // Every train option except --out (the sweep's own); the single-run ones only to reject them clearly.
         var trainOptions = new ConfigOptions<TrainConfig>(cmd, p => TrainConfig.Key(p) != "out");
@@ -55,8 +56,10 @@ public static class SweepCommand
 
             SweepResult result;
             RunOutput.CheckOutputFolder("--out", parse.GetValue(outDir)!);
+            int parallel = parse.GetValue(jobs);
+            // Runs trained at once print plain progress lines: redrawn bars would overwrite each other.
             try { result = Sweep.Run(grid, shared, parse.GetValue(outDir)!, report, Console.Out,
-                progress: label => new Rlvr.Generation.ConsoleProgress(label)); }
+                progress: label => new Rlvr.Generation.ConsoleProgress(label, terminal: parallel > 1 ? false : null), jobs: parallel); }
             catch (ArgumentException e) { throw new CliException(e.Message); }
 
             foreach (var p in result.Report.Problems) Console.Error.WriteLine($"warning: {p}");

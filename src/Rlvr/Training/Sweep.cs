@@ -173,14 +173,19 @@ public static class Sweep
     /// <summary>
     /// Runs the grid into <paramref name="sweepDir"/> and writes the report. A run that throws is recorded
     /// in <see cref="SweepResult.Failures"/> and the next one starts; the report covers every run folder
-    /// in <c>DIR/runs/</c> (also those of earlier invocations that extended the sweep).
+    /// in <c>DIR/runs/</c> (also those of earlier invocations that extended the sweep). With
+    /// <paramref name="jobs"/> &gt; 1 that many runs train at once in this process, each line of theirs
+    /// prefixed with the run's name; every run draws only from its own seeded streams, so it computes what it
+    /// computes alone (LoRA dropout, which draws from torch's global generator, is refused then).
     /// </summary>
     /// <exception cref="ArgumentException">a bad grid or option (before anything is written)</exception>
     /// <exception cref="InvalidDataException">the folder's sweep.json has other training options</exception>
     public static SweepResult Run(SweepGrid grid, TrainConfig shared, string sweepDir, ReportOptions report, TextWriter console, TrainRun? train = null,
-        Func<string, IProgress<Generation.GenerationProgress>?>? progress = null)
+        Func<string, IProgress<Generation.GenerationProgress>?>? progress = null, int jobs = 1)
     {
-        train ??= (config, resume, writer) => Trainer.Run(config, resume, writer, progress);
+        if (jobs < 1) throw new ArgumentException("jobs: at least 1");
+        if (jobs > 1 && shared.LoraRank > 0 && shared.LoraDropout > 0)
+            throw new ArgumentException("jobs: LoRA dropout draws from torch's global generator, so runs trained at once would not be reproducible; use jobs 1 or lora_dropout 0");
         report.Validate();
         var runs = grid.Runs();
         var configs = runs.Select(r => RunConfig(shared, r, sweepDir)).ToList();
@@ -191,8 +196,9 @@ public static class Sweep
         if (File.Exists(manifestPath)) manifest = SweepManifest.Load(manifestPath).Extend(manifest, manifestPath);
         AtomicFile.WriteAllText(manifestPath, manifest.ToJson());
 
-        var failures = new List<SweepFailure>();
-        for (int i = 0; i < runs.Count; i++)
+        console = TextWriter.Synchronized(console);
+        var failures = new List<(int Index, SweepFailure Failure)>();
+        void Train(int i)
         {
             var config = configs[i];
             var state = State(config.Out);
@@ -203,16 +209,47 @@ public static class Sweep
                 RunState.Partial => $"{head}: continue (from its last checkpoint)",
                 _ => $"{head}: start",
             });
-            if (state == RunState.Finished) continue;
-            try { train(config, resume: state == RunState.Partial, console); }
+            if (state == RunState.Finished) return;
+            var prefixed = jobs > 1 ? new LinePrefixWriter(console, $"{runs[i].Name}: ") : null;
+            var runConsole = prefixed ?? console;
+            var runProgress = jobs > 1 && progress != null ? label => progress($"{runs[i].Name}: {label}") : progress;
+            try
+            {
+                if (train != null) train(config, resume: state == RunState.Partial, runConsole);
+                else Trainer.Run(config, state == RunState.Partial, runConsole, runProgress);
+            }
             catch (Exception e)
             {
                 // One broken run (out of memory, a diverged update, a bad model file) must not cost the rest of the grid.
-                failures.Add(new SweepFailure(runs[i].Name, e.Message));
+                lock (failures) failures.Add((i, new SweepFailure(runs[i].Name, e.Message)));
                 console.WriteLine($"{head}: failed: {e.GetType().Name}: {e.Message}");
             }
+            finally { prefixed?.Dispose(); }
         }
+        if (jobs == 1) for (int i = 0; i < runs.Count; i++) Train(i);
+        else Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs }, Train);
         var written = Report.Write([Path.Combine(sweepDir, RunsFolder)], Path.Combine(sweepDir, ReportFolder), report);
-        return new SweepResult(runs, failures, written);
+        return new SweepResult(runs, [.. failures.OrderBy(f => f.Index).Select(f => f.Failure)], written);
+    }
+}
+
+/// <summary>Writes whole lines to another writer, each after a prefix (the lines of runs trained at once stay readable).</summary>
+sealed class LinePrefixWriter(TextWriter inner, string prefix) : TextWriter
+{
+    readonly System.Text.StringBuilder line = new();
+    public override System.Text.Encoding Encoding => inner.Encoding;
+
+    public override void Write(char value)
+    {
+        if (value == '\n') { inner.WriteLine(prefix + line.ToString().TrimEnd('\r')); line.Clear(); }
+        else line.Append(value);
+    }
+
+    public override void Flush() => inner.Flush();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && line.Length > 0) { inner.WriteLine(prefix + line); line.Clear(); }
+        base.Dispose(disposing);
     }
 }

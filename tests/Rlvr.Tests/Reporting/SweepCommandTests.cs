@@ -121,6 +121,36 @@ public class SweepCommandTests(TinyModelFixture tiny) : IClassFixture<TinyModelF
     }
 
     [Fact]
+    public void Runs_trained_at_once_compute_what_they_compute_one_after_the_other()
+    {
+        var oneByOne = Fixtures.TempDir();
+        var atOnce = Fixtures.TempDir();
+        // One torch thread in both: the number of threads changes the order of float sums.
+        var r = CliRunner.Run([.. SweepArgs(oneByOne), "--threads", "1"]);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        r = CliRunner.Run([.. SweepArgs(atOnce), "--threads", "1", "--jobs", "2"]);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var name = Path.GetFileName(tiny.ModelDir);
+        foreach (var objective in new[] { "nsr", "psr" })
+        {
+            var run = $"{name}__{objective}__seed7";
+            Assert.Contains($"{run}: step 2/2", r.Stdout);   // each run's lines carry its name
+            string a = Path.Combine(oneByOne, "runs", run), b = Path.Combine(atOnce, "runs", run);
+            Assert.Equal(2, TrainLines(a).Count);
+            Assert.Equal(TrainLines(a), TrainLines(b));
+            Assert.Equal(File.ReadAllLines(Path.Combine(a, "samples.jsonl")), File.ReadAllLines(Path.Combine(b, "samples.jsonl")));
+            Assert.Equal(File.ReadAllText(Path.Combine(a, "eval", "step_000002.samples.jsonl")), File.ReadAllText(Path.Combine(b, "eval", "step_000002.samples.jsonl")));
+        }
+        Assert.True(File.Exists(Path.Combine(atOnce, "report", "report.md")));
+        Directory.Delete(oneByOne, recursive: true);   // the checkpoints: 120 MB each
+        Directory.Delete(atOnce, recursive: true);
+
+        r = CliRunner.Run([.. SweepArgs(Fixtures.TempDir()), "--jobs", "0"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("--jobs", r.Stderr);
+    }
+
+    [Fact]
     public void Single_run_options_other_training_options_and_bad_lists_are_refused_before_training()
     {
         var dir = Fixtures.TempDir();
@@ -160,7 +190,7 @@ public class SweepCommandTests(TinyModelFixture tiny) : IClassFixture<TinyModelF
         var flags = r.Stdout.Split('\n').Select(l => l.TrimStart()).Where(l => l.StartsWith("--")).Select(l => l.Split(' ')[0]).ToHashSet();
         foreach (var option in TrainConfig.Options.Select(TrainConfig.Flag).Where(f => f is not ("--model" or "--model-name" or "--objective" or "--seed" or "--out")))
             Assert.Contains(option, flags);
-        foreach (var option in new[] { "--models", "--objectives", "--seeds", "--out", "--config", "--smooth", "--smooth-train" }) Assert.Contains(option, flags);
+        foreach (var option in new[] { "--models", "--objectives", "--seeds", "--out", "--config", "--jobs", "--smooth", "--smooth-train" }) Assert.Contains(option, flags);
         foreach (var option in new[] { "--model", "--model-name", "--objective", "--seed" }) Assert.DoesNotContain(option, flags);
     }
 }
