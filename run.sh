@@ -49,7 +49,7 @@ if [ "$base" != assets/demo-base ] && [ ! -f "$demo/sft/summary.json" ]; then
   fi
 fi
 say "5/5 PSR, NSR and W-REINFORCE from the demo base model"
-# The three runs train at once, one torch thread each (2 cores: about 1.5x faster than one after the other).
+# The three runs train at once, one torch thread each, so that both cores work (measured: 23 CPU minutes in 12 wall minutes).
 ./rlvr sweep --models "$base" --objectives psr,nsr,w-reinforce --seeds 1 --config "$recipe/rl.json" --jobs 3 \
-  --train-data "$data/train.jsonl" --eval-data "$data/test.jsonl" "${prompt[@]}" --out "$demo/rl"
+  --train-data "$data/train.jsonl" --eval-data "$data/test.jsonl" "${prompt[@]}" --smooth 1 --out "$demo/rl"
 say "done: the report is $demo/rl/report/report.md"
