@@ -129,7 +129,7 @@ public static class Findings
             md.Append($"- **{f.Objective}** ({f.Model}): {Verb(f.DeltaPassAt1, "pass@1")}; {Verb(f.DeltaPassAtK, $"pass@{f.K}")}" +
                 (f.SeedSdDeltaPassAt1 is double sd ? $" (seed-to-seed sd of Δ pass@1: {sd.ToString("F3", Inv)})" : "") + ".\n");
         md.Append("\nΔ = final − step 0 on the same problems; ± is the paired standard error over problems (with several seeds, of their mean); " +
-                  "in brackets the change in standard errors. A change within 2 standard errors is reported as no measurable change.\n");
+                  "in brackets the change in standard errors (cut to tenths, not rounded). A change within 2 standard errors is reported as no measurable change.\n");
         return md.ToString();
     }
 
@@ -138,15 +138,18 @@ public static class Findings
 
     static string Delta(Estimate e) => double.IsNaN(e.Z)
         ? e.Mean.ToString("+0.000;-0.000;0.000", Inv)
-        : $"{e.Mean.ToString("+0.000;-0.000;0.000", Inv)} ± {e.StandardError.ToString("F3", Inv)} ({e.Z.ToString("+0.0;-0.0;0.0", Inv)} SE)";
+        : $"{e.Mean.ToString("+0.000;-0.000;0.000", Inv)} ± {e.StandardError.ToString("F3", Inv)} ({Tenths(e.Z).ToString("+0.0;-0.0;0.0", Inv)} SE)";
+
+    /// <summary>A z-score cut (not rounded) to tenths, so that a printed 2.0 is at least 2, the line the statements draw.</summary>
+    static double Tenths(double z) => System.Math.Truncate(z * 10) / 10 + 0.0;   // + 0.0: no "-0.0"
 
     /// <summary>"raised pass@1 by 0.085 ± 0.012 (7.1 SE)", "lowered ...", or "left pass@64 unchanged within 2 SE (Δ ...)".</summary>
     public static string Verb(Estimate delta, string what)
     {
         var amount = $"{System.Math.Abs(delta.Mean).ToString("F3", Inv)} ± {delta.StandardError.ToString("F3", Inv)}";
         if (double.IsNaN(delta.Z)) return $"changed {what} by {delta.Mean.ToString("+0.000;-0.000;0.000", Inv)} (no standard error: one problem)";
-        if (delta.Z >= 2) return $"raised {what} by {amount} ({delta.Z.ToString("F1", Inv)} SE)";
-        if (delta.Z <= -2) return $"lowered {what} by {amount} ({(-delta.Z).ToString("F1", Inv)} SE)";
+        if (delta.Z >= 2) return $"raised {what} by {amount} ({Tenths(delta.Z).ToString("F1", Inv)} SE)";
+        if (delta.Z <= -2) return $"lowered {what} by {amount} ({Tenths(-delta.Z).ToString("F1", Inv)} SE)";
         return $"left {what} unchanged within 2 SE (Δ {delta.Mean.ToString("+0.000;-0.000;0.000", Inv)} ± {delta.StandardError.ToString("F3", Inv)})";
     }
 }

@@ -11,7 +11,7 @@ public sealed record TrainingMetric(string Key, string Title, string YLabel, str
     [
         new("reward", "Mean reward of the rollouts", "reward (mean per rollout)", "train_reward.png"),
         new("correct_ratio", "Fraction of rollouts graded correct", "correct ratio (fraction)", "train_correct_ratio.png"),
-        new("entropy", "Policy entropy on the rollouts", "entropy (nats per token)", "train_entropy.png"),
+        new("entropy", "Policy entropy on the trained samples", "entropy (nats per token)", "train_entropy.png"),
         new("completions/mean_length", "Mean response length", "response length (tokens)", "train_response_length.png"),
         new("grad_norm", "Gradient norm before clipping", "gradient norm (L2)", "train_grad_norm.png"),
     ];

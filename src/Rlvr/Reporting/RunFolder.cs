@@ -22,20 +22,22 @@ public static class RunFolder
 
     /// <summary>
     /// The run folders among <paramref name="paths"/>: a path that is not a run itself (no config.json,
-    /// metrics.jsonl or eval/) but has run folders inside stands for those (e.g. a sweep's output).
+    /// metrics.jsonl or eval/) but has run folders inside, or in its <c>runs/</c> folder (a sweep's output),
+    /// stands for those.
     /// </summary>
     public static IReadOnlyList<string> Expand(IEnumerable<string> paths)
     {
         var runs = new List<string>();
         foreach (var path in paths)
         {
-            var children = Directory.Exists(path) && !LooksLikeRun(path)
-                ? Directory.GetDirectories(path).Where(LooksLikeRun).Order(StringComparer.Ordinal).ToList()
-                : [];
+            var children = Directory.Exists(path) && !LooksLikeRun(path) ? RunsIn(path) : [];
+            if (children.Count == 0 && Directory.Exists(Path.Combine(path, "runs")) && !LooksLikeRun(path)) children = RunsIn(Path.Combine(path, "runs"));
             if (children.Count > 0) runs.AddRange(children); else runs.Add(path);
         }
         return runs;
     }
+
+    static List<string> RunsIn(string dir) => [.. Directory.GetDirectories(dir).Where(LooksLikeRun).Order(StringComparer.Ordinal)];
 
     /// <summary>A folder with config.json, metrics.jsonl or eval/.</summary>
     public static bool LooksLikeRun(string dir) =>

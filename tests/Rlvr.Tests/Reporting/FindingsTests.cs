@@ -20,8 +20,22 @@ public class FindingsTests
     [InlineData(0.1, 0.02, "raised pass@1 by 0.100 ± 0.020 (5.0 SE)")]
     [InlineData(-0.1, 0.04, "lowered pass@1 by 0.100 ± 0.040 (2.5 SE)")]
     [InlineData(0.03, 0.02, "left pass@1 unchanged within 2 SE (Δ +0.030 ± 0.020)")]
+    [InlineData(0.0399, 0.02, "left pass@1 unchanged within 2 SE (Δ +0.040 ± 0.020)")]
+    [InlineData(-0.0599, 0.02, "lowered pass@1 by 0.060 ± 0.020 (2.9 SE)")]
     public void Statements_follow_the_standard_errors(double mean, double se, string expected) =>
         Assert.Equal(expected, Findings.Verb(new Estimate(mean, se), "pass@1"));
+
+    [Fact]
+    public void The_table_cuts_z_to_tenths_so_that_it_agrees_with_the_statements()
+    {
+        var d = new Estimate(0.0199, 0.01);   // z 1.99: no rise, and the table must not print 2.0
+        var e = new Estimate(0.5, 0.01);
+        var f = new Finding("m", "nsr", 1, 500, 64, e, e, d, e, e, new Estimate(-0.0004, 0.01), null);
+        var md = Findings.Markdown([f]);
+        Assert.Contains("+0.020 ± 0.010 (+1.9 SE)", md);
+        Assert.Contains("| 0.000 ± 0.010 (0.0 SE) |", md);   // -0.0004 rounds to an unsigned zero, z -0.04 to 0.0
+        Assert.Contains("left pass@1 unchanged within 2 SE", md);
+    }
 
     static void WriteSamples(string runDir, int step, params (string Id, int Correct, int N)[] problems)
     {

@@ -142,6 +142,10 @@ public class SweepCommandTests(TinyModelFixture tiny) : IClassFixture<TinyModelF
             Assert.Equal(File.ReadAllText(Path.Combine(a, "eval", "step_000002.samples.jsonl")), File.ReadAllText(Path.Combine(b, "eval", "step_000002.samples.jsonl")));
         }
         Assert.True(File.Exists(Path.Combine(atOnce, "report", "report.md")));
+        // 'rlvr report' given the sweep's folder reads the runs in its runs/ folder.
+        r = CliRunner.Run("report", atOnce, "--out", Path.Combine(atOnce, "again"));
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains("from 2 run(s)", r.Stdout);
         Directory.Delete(oneByOne, recursive: true);   // the checkpoints: 120 MB each
         Directory.Delete(atOnce, recursive: true);
 
