@@ -274,7 +274,8 @@ internal sealed class LayerCheckpoint : torch.autograd.SingleTensorFunction<Laye
         ctx.save_data("layer", layer);
         ctx.save_data("inputs", inputs);
         // The recomputation must draw the same dropout masks (LoRA dropout): it runs from the same random state.
-        ctx.save_data("rng", torch.get_rng_state());
+        // As bytes: TorchSharp warns on every tensor kept outside save_for_backward.
+        using (var rng = torch.get_rng_state()) ctx.save_data("rng", rng.data<byte>().ToArray());
         using var noGrad = torch.no_grad();
         return layer.Forward(x, inputs);
     }
@@ -288,7 +289,7 @@ internal sealed class LayerCheckpoint : torch.autograd.SingleTensorFunction<Laye
         using var grad = torch.enable_grad();
         var input = x.detach().requires_grad_();
         var after = torch.get_rng_state();
-        torch.set_rng_state((Tensor)ctx.get_data("rng"));
+        using (var rng = torch.tensor((byte[])ctx.get_data("rng"))) torch.set_rng_state(rng);
         var output = layer.Forward(input, inputs);
         torch.set_rng_state(after);
         torch.autograd.backward([output], [gradOutput]);
