@@ -49,9 +49,10 @@ public static class EvalCommand
             if (subset > 0 && subset < problems.Count) problems = StratifiedSubset.OfSize(problems, subset, Strata.Type, parse.GetValue(seed)).Problems;
             if (problems.Count == 0) throw new CliException($"{parse.GetValue(data)}: no problems with a gold answer");
 
-            var modelDir = ModelReference.Resolve(parse.GetValue(model)!);
-            using var loaded = parse.GetValue(servers) is null ? ModelFolder.Load(modelDir, deviceValue) : null;
-            var encoder = PromptEncoder.ForModel(loaded?.Directory ?? modelDir, parse.GetValue(prompt)!, parse.GetValue(system));
+            // A LoRA adapter folder is evaluated with its base model's config and tokenizer, the adapter applied.
+            var (modelDir, weights) = ModelReference.ResolveWithAdapter(parse.GetValue(model)!);
+            using var loaded = parse.GetValue(servers) is null ? ModelFolder.Load(weights, deviceValue) : null;
+            var encoder = PromptEncoder.ForModel(modelDir, parse.GetValue(prompt)!, parse.GetValue(system));
             Func<IReadOnlyList<int>, string> decode = ids => encoder.Tokenizer.Decode(ids, skipSpecialTokens: true);
             using var remote = parse.GetValue(servers) is { } urls ? RemoteEvaluation(urls, parse.GetValue(protocol)!, modelDir, decode) : null;
             IRolloutSource sampler = remote is not null ? remote : new Sampler(loaded!, decode, parse.GetValue(batch));
@@ -61,7 +62,7 @@ public static class EvalCommand
                 MaxNewTokens = parse.GetValue(maxNew), Seed = (ulong)parse.GetValue(seed),
             };
             var verifier = VerifierOptions.Default with { Extraction = parse.GetValue(requireBoxed) ? ExtractionOptions.BoxedOnly : ExtractionOptions.Default };
-            var settings = new EvalSettings(Path.GetFileName(modelDir.TrimEnd('/')), parse.GetValue(data)!, 0,
+            var settings = new EvalSettings(Path.GetFileName(weights.TrimEnd('/')), parse.GetValue(data)!, 0,
                 sampling.Temperature, sampling.TopP, sampling.MaxNewTokens);
             var progress = new ConsoleProgress("eval");
             var result = Evaluator.Run(sampler, encoder, problems, new EvalRequest(samples, ks, sampling, parse.GetValue(greedy), verifier),

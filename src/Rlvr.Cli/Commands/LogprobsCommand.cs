@@ -40,16 +40,13 @@ public static class LogprobsCommand
 
         // The input is checked against config.json before the (slow) weight load.
         // A LoRA adapter folder is scored with its base model's config and tokenizer, the adapter applied.
-        bool adapter = Directory.Exists(modelRef) && LoraAdapter.IsAdapterFolder(modelRef) && !File.Exists(Path.Combine(modelRef, "config.json"));
-        var dir = ModelReference.Resolve(adapter
-            ? LoraAdapter.ReadConfig(modelRef).BaseModel ?? throw new CliException($"{modelRef}: the adapter names no base model (base_model_name_or_path)")
-            : modelRef);
+        var (dir, weights) = ModelReference.ResolveWithAdapter(modelRef);
         var config = Qwen2Config.Load(Path.Combine(dir, "config.json"));
         var text = new Lazy<(QwenTokenizer Tokenizer, ChatTemplate Chat)>(() => (QwenTokenizer.Load(dir), ChatTemplate.ForModel(dir)));
         var requests = JsonLines.Read(inputPath).Select(l => Parse(l.Obj, inputPath, l.Line, config.VocabSize, text, raw)).ToList();
 
         var sw = Stopwatch.StartNew();
-        using var loaded = ModelFolder.Load(adapter ? modelRef : dir, device);
+        using var loaded = ModelFolder.Load(weights, device);
         Console.Error.WriteLine($"logprobs: loaded {loaded.Directory} in {sw.Elapsed.TotalSeconds:F1} s");
         sw.Restart();
         var scores = SequenceLogProbs.Compute(loaded.Model, requests.Select(r => r.Ids).ToList(), batchSize);

@@ -11,6 +11,23 @@ public static class ModelReference
     /// <summary>The folder holding config.json for <paramref name="reference"/>; the error lists every place looked at.</summary>
     public static string Resolve(string reference) => Resolve(reference, Environment.GetEnvironmentVariable);
 
+    /// <summary>
+    /// Resolves a reference that may also be a LoRA adapter folder (a PEFT checkpoint, no config.json): Config is the
+    /// folder with config.json and the tokenizer (for an adapter, its base model as base_model_name_or_path names it),
+    /// Weights what <see cref="ModelFolder.Load"/> takes (the adapter folder itself, which loads its base).
+    /// </summary>
+    public static (string Config, string Weights) ResolveWithAdapter(string reference)
+    {
+        if (!(Directory.Exists(reference) && LoraAdapter.IsAdapterFolder(reference) && !File.Exists(Path.Combine(reference, "config.json"))))
+        {
+            var dir = Resolve(reference);
+            return (dir, dir);
+        }
+        var baseModel = LoraAdapter.ReadConfig(reference).BaseModel
+            ?? throw new InvalidDataException($"{reference}: the adapter names no base model (base_model_name_or_path)");
+        return (Resolve(baseModel), Path.GetFullPath(reference));
+    }
+
     /// <summary>As <see cref="Resolve(string)"/>, reading environment variables through <paramref name="env"/> (for tests).</summary>
     public static string Resolve(string reference, Func<string, string?> env)
     {

@@ -149,7 +149,8 @@ public static partial class Checkpoint
         new[] { OptimizerFile, LegacyOptimizerFile }.Select(f => Path.Combine(folder, f)).FirstOrDefault(File.Exists);
 
     /// <summary>Restores the optimizer from a checkpoint folder (its optimizer/ subfolder, or the top level of
-    /// checkpoints written before); returns the checkpoint's step. The moments must be F32 and finite.</summary>
+    /// checkpoints written before); returns the checkpoint's step. Moments are F32, BF16 or 8-bit codes (U8) with F32
+    /// scales, as the run's optimizer_states keeps them (<see cref="MomentState.FromTensors"/> checks which), and finite.</summary>
     public static int RestoreOptimizer(string folder, AdamW optimizer)
     {
         if (Incomplete(folder) is { } why) throw new InvalidDataException($"{folder}: incomplete checkpoint: {why}");
@@ -162,13 +163,14 @@ public static partial class Checkpoint
         var tensors = new Dictionary<string, Tensor>();
         foreach (var (name, info) in file.Tensors)
         {
-            if (info.DType != ScalarType.Float32)
-                throw new InvalidDataException($"{path}: tensor {name} is {SafeTensors.DTypeName(info.DType)}; optimizer moments are F32");
+            if (info.DType is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Byte))
+                throw new InvalidDataException($"{path}: tensor {name} is {SafeTensors.DTypeName(info.DType)}; optimizer moments are F32, BF16 or U8 (8-bit codes)");
             var t = file.Read(name);
-            if (!t.isfinite().all().item<bool>()) throw new InvalidDataException($"{path}: tensor {name} holds NaN or infinite values");
+            if (t.is_floating_point() && !t.isfinite().all().item<bool>()) throw new InvalidDataException($"{path}: tensor {name} holds NaN or infinite values");
             tensors[name] = t;
         }
-        optimizer.LoadState(tensors, optimizerStep);   // takes the tensors over as its moments
+        try { optimizer.LoadState(tensors, optimizerStep); }   // takes the tensors over as its moments
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}"); }
         return step;
     }
 

@@ -56,6 +56,12 @@ public class LowMemoryTrainTests(TinyModelFixture tiny) : IClassFixture<TinyMode
         Assert.True(resumed.ExitCode == 0, resumed.Stdout + resumed.Stderr);
         Assert.Equal(TrainLines(whole), TrainLines(killed));
 
+        // rlvr eval takes the adapter checkpoint as its --model (the base's config and tokenizer, the adapter applied).
+        var evalOut = Path.Combine(Fixtures.TempDir(), "eval");
+        var e = CliRunner.Run("eval", "--model", checkpoint, "--data", "bundled:test", "--limit", "2", "--n", "1", "--k", "1", "--max-new-tokens", "4", "--out", evalOut);
+        Assert.True(e.ExitCode == 0, e.Stdout + e.Stderr);
+        Assert.True(File.Exists(Path.Combine(evalOut, "summary.json")));
+
         // The adapter checkpoint scores like the model merged from it.
         var merged = Path.Combine(Fixtures.TempDir(), "merged");
         var m = CliRunner.Run("merge-adapter", "--adapter", checkpoint, "--out", merged);
@@ -73,6 +79,35 @@ public class LowMemoryTrainTests(TinyModelFixture tiny) : IClassFixture<TinyMode
         var baseScores = Scores(tiny.ModelDir);
         for (int i = 0; i < adapted.Length; i++) Assert.InRange(fromMerged[i] - adapted[i], -1e-4, 1e-4);
         Assert.NotEqual(baseScores, adapted);
+    }
+
+    [Theory]
+    [InlineData("8bit", "U8")]
+    [InlineData("bf16", "BF16")]
+    public void Full_fine_tuning_with_low_memory_states_resumes_from_its_checkpoint(string states, string dtype)
+    {
+        string[] Args(string runDir, int steps) =>
+        [
+            "train", "--model", tiny.ModelDir, "--objective", "nsr", "--out", runDir, "--steps", steps.ToString(),
+            "--rollout-batch-size", "4", "--rollouts-per-prompt", "2", "--max-new-tokens", "8", "--eval-every", "0",
+            "--save-every", "1", "--keep-checkpoints", "1", "--lr", "1e-3", "--seed", "7", "--optimizer-states", states,
+        ];
+        var whole = Path.Combine(Fixtures.TempDir(), "whole");
+        var r = CliRunner.Run(Args(whole, 2));
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var part = Path.Combine(Fixtures.TempDir(), "part");
+        r = CliRunner.Run(Args(part, 1));
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        // The embedding (151,936 x 64 values) is above the size at which moments are kept in low precision.
+        using (var optimizer = SafeTensorsFile.Open(Directory.GetFiles(Path.Combine(part, "checkpoints", "step_000001"), "optimizer.safetensors", SearchOption.AllDirectories).Single()))
+            Assert.Equal(dtype, SafeTensors.DTypeName(optimizer.Tensors["model.embed_tokens.weight.exp_avg"].DType));
+
+        r = CliRunner.Run("train", "--resume", part, "--steps", "2");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Equal(TrainLines(whole), TrainLines(part));
+        Assert.Equal(2, TrainLines(part).Count(l => l.Contains("\"loss\"")));
+        Directory.Delete(whole, recursive: true);   // checkpoints of the tiny model: 120 MB each
+        Directory.Delete(part, recursive: true);
     }
 
     [Fact]
