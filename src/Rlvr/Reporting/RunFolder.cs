@@ -30,8 +30,13 @@ public static class RunFolder
         var runs = new List<string>();
         foreach (var path in paths)
         {
-            var children = Directory.Exists(path) && !LooksLikeRun(path) ? RunsIn(path) : [];
-            if (children.Count == 0 && Directory.Exists(Path.Combine(path, "runs")) && !LooksLikeRun(path)) children = RunsIn(Path.Combine(path, "runs"));
+            List<string> children = [];
+            if (Directory.Exists(path) && !LooksLikeRun(path))
+            {
+                children = RunsIn(path);
+                var sweepRuns = Path.Combine(path, "runs");
+                if (children.Count == 0 && Directory.Exists(sweepRuns)) children = RunsIn(sweepRuns);
+            }
             if (children.Count > 0) runs.AddRange(children); else runs.Add(path);
         }
         return runs;
