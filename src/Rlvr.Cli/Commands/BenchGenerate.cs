@@ -60,10 +60,14 @@ public static class BenchGenerate
         var o = r.Options;
         var c = CultureInfo.InvariantCulture;
         void Line(FormattableString text) => Console.WriteLine(text.ToString(c));
+        Line($"{Kernels.GemmPath.Describe()}");
         Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32, {r.Threads} torch threads");
         Line($"batch {o.Batch}, {o.PromptTokens} prompt + {o.NewTokens} new tokens; KV cache {s.CacheRows} x {s.CachePositions} positions = {s.CacheBytes / 1e6:F0} MB");
         Line($"prefill: {s.PrefilledTokens} tokens in {s.PrefillSeconds:F2} s = {r.PrefillTokensPerSecond:F0} tokens/s; {r.PrefillFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({r.PrefillGemmRows} rows) {r.PrefillGemmFlopsPerSecond / 1e9:F0} GFLOP/s; efficiency {r.PrefillEfficiency:F2}");
         Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s (mean of {r.DecodeGemmPasses} passes between steps; best {r.BestDecodeGemmFlopsPerSecond / 1e9:F0}); efficiency {r.DecodeEfficiency:F2}");
+        var (kernel, mkl, difference) = r.DecodePaths;
+        if (kernel > 0)
+            Line($"one product at {System.Math.Min(o.Batch, Kernels.Gemm.MaxRows)} rows x {loaded.Config.HiddenSize} x {loaded.Config.IntermediateSize}: rlvr's kernel {kernel / 1e9:F0} GFLOP/s, MKL {mkl / 1e9:F0} GFLOP/s (best of 5 each); results differ by {difference:E1} of the largest output");
         Line($"decode, least disturbed: fastest step vs fastest GEMM pass: efficiency {r.BestStepEfficiency:F2}");
         Line($"decode step: {1000 * s.ForwardSeconds / s.DecodeSteps:F1} ms forward + {1000 * s.SamplingSeconds / s.DecodeSteps:F1} ms sampling ({s.DecodeSteps} steps); cache bookkeeping {s.CacheSeconds:F2} s");
         var tenth = System.Math.Max(1, s.StepSeconds.Count / 10);
@@ -85,6 +89,10 @@ public static class BenchGenerate
             ["gemm_decode_gflops"] = r.DecodeGemmFlopsPerSecond / 1e9,
             ["gemm_decode_best_gflops"] = r.BestDecodeGemmFlopsPerSecond / 1e9,
             ["gemm_prefill_gflops"] = r.PrefillGemmFlopsPerSecond / 1e9,
+            ["kernel_decode_product_gflops"] = kernel / 1e9,
+            ["mkl_decode_product_gflops"] = mkl / 1e9,
+            ["gemm_path"] = Kernels.GemmPath.UseKernel ? "kernel" : "mkl",
+            ["cpu"] = Kernels.GemmPath.CpuModel(),
             ["decode_forward_ms_per_step"] = 1000 * s.ForwardSeconds / s.DecodeSteps,
             ["decode_sampling_ms_per_step"] = 1000 * s.SamplingSeconds / s.DecodeSteps,
             ["kv_cache_mb"] = s.CacheBytes / 1e6,

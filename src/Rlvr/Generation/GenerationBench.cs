@@ -44,6 +44,9 @@ public static class GenerationBench
         /// <summary>The same with the prefill's rows per forward pass, on two layers' matrices, timed after each prefill chunk.</summary>
         public required double PrefillGemmFlopsPerSecond { get; init; }
         public required long PrefillGemmRows { get; init; }
+        /// <summary>The kernel and MKL timed on one decode-shaped product (<see cref="Kernels.GemmPath.Compare"/>): FLOP/s each,
+        /// and their results' largest difference relative to the largest output; zeros where the kernel cannot run.</summary>
+        public required (double KernelFlops, double MklFlops, double RelativeDifference) DecodePaths { get; init; }
         public required double PeakRssMb { get; init; }
         /// <summary>Resident set when the bench started (the model loaded, nothing generated yet).</summary>
         public required double RssBeforeMb { get; init; }
@@ -103,6 +106,7 @@ public static class GenerationBench
             DecodeGemmPasses = probe.Decode.Passes,
             PrefillGemmRows = prefillRows,
             BestStepEfficiency = BestStepFlopsPerSecond(stats, o, 2 * linear, attentionPerKey) / probe.Decode.BestFlopsPerSecond,
+            DecodePaths = Kernels.GemmPath.Compare(System.Math.Min(o.Batch, Kernels.Gemm.MaxRows), config.HiddenSize, config.IntermediateSize),
             PeakRssMb = Bench.PeakRssMb(),
             RssBeforeMb = rssBefore,
         };
@@ -171,13 +175,14 @@ public static class GenerationBench
         public void Run()
         {
             using var noGrad = torch.no_grad();
+            using var sampling = Kernels.Gemm.ForSampling();
             using var scope = torch.NewDisposeScope();
             var inputs = new Dictionary<long, Tensor>();
             foreach (var w in weights)
             {
                 var width = w.shape[1];
                 if (!inputs.TryGetValue(width, out var x)) inputs[width] = x = torch.randn(rows, width, w.dtype, w.device);
-                nn.functional.linear(x, w).Dispose();
+                Kernels.Gemm.Forward(x, w).Dispose();   // the path the model's products take
             }
         }
     }

@@ -123,7 +123,9 @@ internal sealed class GenerationRun : IDisposable
         // The LM head (Logits) written into the buffer: x W^T with beta 0 ignores what the buffer held.
         var padded = logitsBuffer.narrow(0, 0, rows);
         var vocab = model.Config.VocabSize;
-        padded.narrow(1, 0, vocab).addmm_(hidden.view(rows, -1), model.LmHeadWeight.t(), beta: 0, alpha: 1);
+        var rowsHidden = hidden.view(rows, -1);
+        if (Kernels.Gemm.Serves(rowsHidden, model.LmHeadWeight)) Kernels.Gemm.MultiplyInto(padded, rowsHidden, model.LmHeadWeight);
+        else padded.narrow(1, 0, vocab).addmm_(rowsHidden, model.LmHeadWeight.t(), beta: 0, alpha: 1);
         forwardTime.Stop();
 
         samplingTime.Start();

@@ -75,6 +75,7 @@ public sealed class Sampler : IRolloutSource
         if (prompts.Count == 0) return [];
 
         using var noGrad = torch.no_grad();
+        using var kernel = Kernels.Gemm.ForSampling();
         using var run = new GenerationRun(this, prompts, n, p, stopIds, progress);
         var completions = run.Execute();
         LastStats = run.Stats();

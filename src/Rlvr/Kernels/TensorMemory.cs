@@ -10,13 +10,13 @@ namespace Rlvr.Kernels;
 /// </summary>
 internal static unsafe partial class TensorMemory
 {
-    /// <summary>The first element of a contiguous CPU tensor of <paramref name="dtype"/>; anything else is refused,
-    /// because the kernels index it as a dense array.</summary>
-    public static void* Pointer(Tensor t, ScalarType dtype, string what)
+    /// <summary>The first element of a CPU tensor of <paramref name="dtype"/>, contiguous unless the caller indexes it
+    /// by its strides; anything else is refused.</summary>
+    public static void* Pointer(Tensor t, ScalarType dtype, string what, bool contiguous = true)
     {
         if (t.device_type != TorchSharp.DeviceType.CPU) throw new ArgumentException($"{what}: a CPU tensor is needed, got {t.device}");
         if (t.dtype != dtype) throw new ArgumentException($"{what}: {dtype} is needed, got {t.dtype}");
-        if (!t.is_contiguous()) throw new ArgumentException($"{what}: a contiguous tensor is needed");
+        if (contiguous && !t.is_contiguous()) throw new ArgumentException($"{what}: a contiguous tensor is needed");
         return (void*)THSTensor_data(t.Handle);
     }
 

@@ -65,7 +65,7 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var y = nn.functional.linear(x, weight, bias);
+        var y = Kernels.Gemm.Forward(x, weight, bias);
         if (settings is not { Enabled: true }) return y;
         using var scope = NewDisposeScope();
         var input = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
