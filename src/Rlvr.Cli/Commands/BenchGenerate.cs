@@ -22,10 +22,11 @@ public static class BenchGenerate
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per sequence (stop tokens are off)", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var seed = new Option<ulong>("--seed") { Description = "Seed for the prompts and the sampling", DefaultValueFactory = _ => 0 };
         var loraRank = new Option<int>("--lora-rank") { Description = "Decode with LoRA adapters of this rank on every projection, as extra matmuls (0 = none; a merged adapter runs at the speed of none)", DefaultValueFactory = _ => 0 };
+        var bf16 = new Option<bool>("--bf16-weights") { Description = "Decode with bf16 copies of the weights (fp32 accumulation) where rlvr's kernel runs the products; the prefill stays fp32" };
         var json = new Option<bool>("--json") { Description = "End with one JSON object of the results on the last line" };
         var cmd = new Command("generate", "Measure the sampler: prefill and decode tokens/s, peak memory, and efficiency against fp32 GEMM on the model's shapes.")
         {
-            model, config, batch, promptTokens, newTokens, seed, loraRank, json,
+            model, config, batch, promptTokens, newTokens, seed, loraRank, bf16, json,
         };
         cmd.SetAction(parse =>
         {
@@ -33,7 +34,7 @@ public static class BenchGenerate
             if ((modelDir is null) == (configName is null)) throw new CliException("give exactly one of --model DIR or --config NAME");
             var options = new GenerationBench.Options
             {
-                Batch = parse.GetValue(batch), PromptTokens = parse.GetValue(promptTokens), NewTokens = parse.GetValue(newTokens), Seed = parse.GetValue(seed),
+                Batch = parse.GetValue(batch), PromptTokens = parse.GetValue(promptTokens), NewTokens = parse.GetValue(newTokens), Seed = parse.GetValue(seed), Bf16Weights = parse.GetValue(bf16),
             };
             if (options.Batch < 1 || options.PromptTokens < 1 || options.NewTokens < 1)
                 throw new CliException("--batch, --prompt-tokens and --new-tokens must be positive");
@@ -61,13 +62,14 @@ public static class BenchGenerate
         var c = CultureInfo.InvariantCulture;
         void Line(FormattableString text) => Console.WriteLine(text.ToString(c));
         Line($"{Kernels.GemmPath.Describe()}");
-        Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32, {r.Threads} torch threads");
+        Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32{(o.Bf16Weights ? " (decode: bf16 weight copies)" : "")}, {r.Threads} torch threads");
         Line($"batch {o.Batch}, {o.PromptTokens} prompt + {o.NewTokens} new tokens; KV cache {s.CacheRows} x {s.CachePositions} positions = {s.CacheBytes / 1e6:F0} MB");
         Line($"prefill: {s.PrefilledTokens} tokens in {s.PrefillSeconds:F2} s = {r.PrefillTokensPerSecond:F0} tokens/s; {r.PrefillFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({r.PrefillGemmRows} rows) {r.PrefillGemmFlopsPerSecond / 1e9:F0} GFLOP/s; efficiency {r.PrefillEfficiency:F2}");
         Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s (mean of {r.DecodeGemmPasses} passes between steps; best {r.BestDecodeGemmFlopsPerSecond / 1e9:F0}); efficiency {r.DecodeEfficiency:F2}");
         var (kernel, mkl, difference) = r.DecodePaths;
         if (kernel > 0)
             Line($"one product at {System.Math.Min(o.Batch, Kernels.Gemm.MaxRows)} rows x {loaded.Config.HiddenSize} x {loaded.Config.IntermediateSize}: rlvr's kernel {kernel / 1e9:F0} GFLOP/s, MKL {mkl / 1e9:F0} GFLOP/s (best of 5 each); results differ by {difference:E1} of the largest output");
+        Line($"sampled tokens' log-probs against the fp32 model scoring them (first {System.Math.Min(4, o.Batch)} sequences): mean |difference| {r.LogProbDifference.Mean:E1}, largest {r.LogProbDifference.Max:E1}");
         Line($"decode, least disturbed: fastest step vs fastest GEMM pass: efficiency {r.BestStepEfficiency:F2}");
         Line($"decode step: {1000 * s.ForwardSeconds / s.DecodeSteps:F1} ms forward + {1000 * s.SamplingSeconds / s.DecodeSteps:F1} ms sampling ({s.DecodeSteps} steps); cache bookkeeping {s.CacheSeconds:F2} s");
         var tenth = System.Math.Max(1, s.StepSeconds.Count / 10);
@@ -93,6 +95,9 @@ public static class BenchGenerate
             ["mkl_decode_product_gflops"] = mkl / 1e9,
             ["gemm_path"] = Kernels.GemmPath.UseKernel ? "kernel" : "mkl",
             ["cpu"] = Kernels.GemmPath.CpuModel(),
+            ["bf16_weights"] = o.Bf16Weights,
+            ["logprob_difference_mean"] = r.LogProbDifference.Mean,
+            ["logprob_difference_max"] = r.LogProbDifference.Max,
             ["decode_forward_ms_per_step"] = 1000 * s.ForwardSeconds / s.DecodeSteps,
             ["decode_sampling_ms_per_step"] = 1000 * s.SamplingSeconds / s.DecodeSteps,
             ["kv_cache_mb"] = s.CacheBytes / 1e6,

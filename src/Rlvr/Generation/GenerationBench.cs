@@ -20,6 +20,8 @@ public static class GenerationBench
         public int PromptTokens { get; init; } = 128;
         public int NewTokens { get; init; } = 128;
         public ulong Seed { get; init; }
+        /// <summary>Decode with bf16 copies of the weights (<see cref="SamplingParams.Bf16Weights"/>).</summary>
+        public bool Bf16Weights { get; init; }
         /// <summary>Decode-shaped GEMM passes after the run, besides the ones in between decode steps.</summary>
         public int GemmPasses { get; init; } = 2;
     }
@@ -47,6 +49,9 @@ public static class GenerationBench
         /// <summary>The kernel and MKL timed on one decode-shaped product (<see cref="Kernels.GemmPath.Compare"/>): FLOP/s each,
         /// and their results' largest difference relative to the largest output; zeros where the kernel cannot run.</summary>
         public required (double KernelFlops, double MklFlops, double RelativeDifference) DecodePaths { get; init; }
+        /// <summary>The sampler's log-probs of its tokens against the fp32 model's teacher-forced scoring: the mean and largest
+        /// absolute difference per token over the first few sequences.</summary>
+        public required (double Mean, double Max) LogProbDifference { get; init; }
         public required double PeakRssMb { get; init; }
         /// <summary>Resident set when the bench started (the model loaded, nothing generated yet).</summary>
         public required double RssBeforeMb { get; init; }
@@ -84,9 +89,10 @@ public static class GenerationBench
         var probe = new GemmProbe(weights, o.Batch, decoderWeights.Take(System.Math.Min(2, config.NumHiddenLayers) * perLayer).ToList(), prefillRows, progress);
         probe.Warm();
 
-        var p = new SamplingParams { Temperature = 1.0, MaxNewTokens = o.NewTokens, StopTokenIds = [], Seed = o.Seed };
-        sampler.Generate(prompts, 1, p, probe);
+        var p = new SamplingParams { Temperature = 1.0, MaxNewTokens = o.NewTokens, StopTokenIds = [], Seed = o.Seed, Bf16Weights = o.Bf16Weights };
+        var completions = sampler.Generate(prompts, 1, p, probe);
         var stats = sampler.LastStats!;
+        var logProbDifference = AgainstFp32Scoring(model.Model, prompts, completions);
         for (var pass = 0; pass < o.GemmPasses; pass++) probe.Measure(decode: true);
 
         double linear = weights.Sum(w => (double)w.numel()), decoderLinear = decoderWeights.Sum(w => (double)w.numel());
@@ -106,11 +112,26 @@ public static class GenerationBench
             DecodeGemmPasses = probe.Decode.Passes,
             PrefillGemmRows = prefillRows,
             BestStepEfficiency = BestStepFlopsPerSecond(stats, o, 2 * linear, attentionPerKey) / probe.Decode.BestFlopsPerSecond,
+            LogProbDifference = logProbDifference,
             DecodePaths = Kernels.GemmPath.Compare(System.Math.Min(o.Batch, Kernels.Gemm.MaxRows), config.HiddenSize, config.IntermediateSize),
             PeakRssMb = Bench.PeakRssMb(),
             RssBeforeMb = rssBefore,
         };
     }
+
+    /// <summary>How far the sampler's log-probs of its tokens are from the fp32 model's, scored teacher-forced by libtorch
+    /// as the trainer does (on the first few sequences): mean and largest absolute difference per token.</summary>
+    static (double Mean, double Max) AgainstFp32Scoring(Qwen2ForCausalLM model, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyList<Completion> completions)
+    {
+        var scored = completions.Take(ScoredSequences).ToList();
+        var sequences = scored.Select(c => prompts[c.PromptIndex].Concat(c.TokenIds).ToArray()).ToList();
+        var reference = SequenceLogProbs.Compute(model, sequences);
+        var differences = scored.SelectMany((c, i) => c.LogProbs.Select((lp, t) => System.Math.Abs(lp - reference[i][reference[i].Length - c.LogProbs.Length + t])))
+            .Select(d => (double)d).ToList();
+        return (differences.Average(), differences.Max());
+    }
+
+    const int ScoredSequences = 4;
 
     /// <summary>Model FLOP/s of the fastest decode step: step k has every row attend to prompt + k keys.</summary>
     static double BestStepFlopsPerSecond(GenerationStats stats, Options o, double linearFlops, double attentionPerKey) =>

@@ -124,7 +124,7 @@ internal sealed class GenerationRun : IDisposable
         var padded = logitsBuffer.narrow(0, 0, rows);
         var vocab = model.Config.VocabSize;
         var rowsHidden = hidden.view(rows, -1);
-        if (Kernels.Gemm.Serves(rowsHidden, model.LmHeadWeight)) Kernels.Gemm.MultiplyInto(padded, rowsHidden, model.LmHeadWeight);
+        if (Kernels.Gemm.Serves(rowsHidden, model.SamplingLmHeadWeight)) Kernels.Gemm.MultiplyInto(padded, rowsHidden, model.SamplingLmHeadWeight);
         else padded.narrow(1, 0, vocab).addmm_(rowsHidden, model.LmHeadWeight.t(), beta: 0, alpha: 1);
         forwardTime.Stop();
 

@@ -76,6 +76,7 @@ public sealed class Sampler : IRolloutSource
 
         using var noGrad = torch.no_grad();
         using var kernel = Kernels.Gemm.ForSampling();
+        using var bf16 = p.Bf16Weights && Kernels.GemmPath.UseKernel ? Model.Model.UseSamplingWeights(torch.ScalarType.BFloat16) : null;
         using var run = new GenerationRun(this, prompts, n, p, stopIds, progress);
         var completions = run.Execute();
         LastStats = run.Stats();

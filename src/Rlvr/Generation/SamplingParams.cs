@@ -29,6 +29,13 @@ public sealed record SamplingParams
     /// would (so requests with their own seeds can share one batch, as in <c>rlvr serve</c>); null = <see cref="Seed"/>.</summary>
     public IReadOnlyList<ulong>? PromptSeeds { get; init; }
 
+    /// <summary>
+    /// Decode with a bf16 copy of the weights (made when the call starts, fp32 accumulation) where rlvr's kernel runs the
+    /// products (<see cref="Kernels.GemmPath"/>): half the bytes per token, which is what limits small batches on a CPU.
+    /// The prefill keeps fp32. Sampling log-probs then differ slightly from the fp32 model's (bench generate measures it).
+    /// </summary>
+    public bool Bf16Weights { get; init; }
+
     public bool IsGreedy => Temperature == 0;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad parameter.</summary>

@@ -27,6 +27,10 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>A lower-precision copy of <see cref="weight"/> that the sampler's few-row products use instead
+    /// (<see cref="Qwen2ForCausalLM.UseSamplingWeights"/>); null otherwise.</summary>
+    internal Tensor? SamplingWeight { get; set; }
+
     public bool HasAdapter => loraA is not null;
     public Parameter AdapterA => loraA?.weight ?? throw new InvalidOperationException("no adapter");
     public Parameter AdapterB => loraB?.weight ?? throw new InvalidOperationException("no adapter");
@@ -65,7 +69,7 @@ internal sealed class Projection : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var y = Kernels.Gemm.Forward(x, weight, bias);
+        var y = SamplingWeight is { } copy && Kernels.Gemm.Serves(x, copy) ? Kernels.Gemm.Linear(x, copy, bias) : Kernels.Gemm.Forward(x, weight, bias);
         if (settings is not { Enabled: true }) return y;
         using var scope = NewDisposeScope();
         var input = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);

@@ -151,6 +151,36 @@ public sealed class Qwen2ForCausalLM : nn.Module
         return scope is null ? hidden : hidden.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The LM head's weight for the sampler's products: its <see cref="UseSamplingWeights"/> copy while there is one.</summary>
+    public Tensor SamplingLmHeadWeight => samplingLmHead ?? LmHeadWeight;
+    Tensor? samplingLmHead;
+
+    /// <summary>Copies of every projection's weight and of the LM head in <paramref name="dtype"/> for the sampler's few-row
+    /// products (<see cref="Kernels.Gemm"/>), until disposed. The fp32 weights stay, for everything else.</summary>
+    public IDisposable UseSamplingWeights(ScalarType dtype)
+    {
+        if (samplingLmHead is not null) throw new InvalidOperationException("sampling weights are already in use");
+        using var _ = no_grad();
+        var projections = modules().OfType<Projection>().ToList();
+        foreach (var projection in projections) projection.SamplingWeight = projection.weight.detach().to(dtype);
+        samplingLmHead = LmHeadWeight.detach().to(dtype);
+        return new SamplingWeights(this, projections);
+    }
+
+    sealed class SamplingWeights(Qwen2ForCausalLM model, List<Projection> projections) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var projection in projections)
+            {
+                projection.SamplingWeight?.Dispose();
+                projection.SamplingWeight = null;
+            }
+            model.samplingLmHead?.Dispose();
+            model.samplingLmHead = null;
+        }
+    }
+
     /// <summary>Logits over the vocabulary for hidden states [..., hidden] → [..., vocab].</summary>
     public Tensor Logits(Tensor hidden) => nn.functional.linear(hidden, LmHeadWeight);
 
