@@ -139,7 +139,7 @@ internal sealed class GenerationRun : IDisposable
             banned[r] = s.Ids.Count < p.MinNewTokens;
         }
         var drawn = TokenSampling.Draw(padded, vocab, p, torch.tensor(uniforms, device: device),
-            stopIdTensor, stopIdTensor is null ? null : torch.tensor(banned, device: device));
+            stopIdTensor, stopIdTensor is null || !banned.Contains(true) ? null : torch.tensor(banned, device: device));
         var tokens = drawn.Tokens.cpu().data<long>().ToArray();
         var logProbs = drawn.LogProbs.cpu().data<float>().ToArray();
         var samplingLogProbs = drawn.SamplingLogProbs.cpu().data<float>().ToArray();

@@ -40,13 +40,20 @@ internal static class TokenSampling
     /// </summary>
     public static Drawn Draw(Tensor padded, long vocab, SamplingParams p, Tensor uniforms, Tensor? bannedTokens = null, Tensor? bannedRows = null)
     {
+        var banning = bannedTokens is not null && bannedRows is not null;
+        if (!banning && !p.IsGreedy && p.TopK == 0 && p.TopP >= 1 && Kernels.GemmPath.UseKernel && padded.device_type == DeviceType.CPU)
+        {
+            // The plain case in two passes per row (Kernels.InverseCdfSampling): the same draw rule, block by block.
+            var (tokens, model, sampling) = Kernels.InverseCdfSampling.Draw(padded, (int)vocab, p.Temperature, uniforms.to(ScalarType.Float64).data<double>().ToArray());
+            var samplingTensor = torch.tensor(sampling);
+            return new Drawn(torch.tensor(tokens), torch.tensor(model), samplingTensor, samplingTensor);
+        }
         var logits = padded.narrow(1, 0, vocab);
         // NaN logits would reach the inverse-CDF search as an index out of range: say what is wrong instead.
         if (!logits.isfinite().all().item<bool>())
             throw new InvalidDataException("the model produced NaN or infinite logits: its weights or activations overflow (a diverged or corrupted model?)");
         // With a ban the model's normaliser (temperature 1, nothing banned) must be taken first.
         Tensor? logZ = null;
-        var banning = bannedTokens is not null && bannedRows is not null;
         if (banning)
         {
             logZ = logits.logsumexp(1, keepdim: true);
