@@ -75,6 +75,7 @@ public static class BenchTrain
         // JSON has no NaN or infinity (a ratio over a GEMM too small for the CPU clock's 10 ms ticks): null instead.
         static JsonNode? Number(double x) => double.IsFinite(x) ? JsonValue.Create(x) : null;
         string Share(double seconds) => (seconds / m.Total).ToString("P0", CultureInfo.InvariantCulture);
+        Line($"{Rlvr.Kernels.GemmPath.Describe()}; training's products: MKL");
         Line($"model {loaded.Directory}: {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, vocab {c.VocabSize}, {r.Parameters / 1e6:F1} M parameters ({r.NonEmbeddingParameters / 1e6:F1} M non-embedding), fp32, {r.Threads} torch threads");
         var responses = o.MinResponseTokens is { } min ? $"{min}..{o.ResponseTokens}" : $"{o.ResponseTokens}";
         Line($"{o.Rollouts} rollouts x ({o.PromptTokens} prompt + {responses} response) tokens = {r.Tokens} tokens ({r.ResponseTokens} response); grad-accum {o.GradAccum}, micro-batch tokens {o.MicroBatchTokens}: {r.MicroBatches.Count} micro-batches, largest {largest.Rows} x {largest.Length} = {(long)largest.Rows * largest.Length} tokens, padding {1 - (double)r.Tokens / r.PaddedTokens:P1}; gradient checkpointing {(o.GradientCheckpointing ? "on" : "off")}");
@@ -85,6 +86,7 @@ public static class BenchTrain
         Line($"throughput: {r.TokensPerSecond:F0} tokens/s forward+backward ({r.Tokens / m.Total:F0} tokens/s with the optimizer)");
         Line($"counted work: 6 x {r.NonEmbeddingParameters / 1e6:F1} M x {r.Tokens} tokens + 6 x {c.HiddenSize} x {c.VocabSize} x {r.ResponseTokens} response tokens = {r.DecoderFlops / 1e12:F2} + {r.LmHeadFlops / 1e12:F2} = {r.CountedFlops / 1e12:F2} TFLOP");
         Line($"achieved {r.AchievedFlopsPerSecond / 1e9:F1} GFLOP/s; fp32 GEMM on the same shapes {r.GemmFlopsPerSecond / 1e9:F1} GFLOP/s (before {r.GemmBefore.FlopsPerSecond / 1e9:F1}, after {r.GemmAfter.FlopsPerSecond / 1e9:F1}; decoder GEMMs at {r.GemmRows} rows); efficiency {r.Efficiency:F2}");
+        Line($"GEMM by shape class (before the updates): {string.Join(", ", r.GemmClasses.Select(g => $"{g.Name} {g.Mix.FlopsPerSecond / 1e9:F0}"))} GFLOP/s");
         Line($"per CPU second: update {r.CountedFlops / m.ForwardBackwardCpuSeconds / 1e9:F1} GFLOP ({m.CpuSeconds:F1} CPU s in {m.Total:F1} s), GEMM {(r.GemmBefore.Flops + r.GemmAfter.Flops) / (r.GemmBefore.CpuSeconds + r.GemmAfter.CpuSeconds) / 1e9:F1} GFLOP; efficiency {r.CpuEfficiency:F2}");
         Line($"trained: {(o.Lora is { } l ? $"LoRA r {l.Rank} on {string.Join(",", l.Targets)}, {r.TrainedParameters / 1e6:F2} M parameters" : $"all {r.TrainedParameters / 1e6:F1} M parameters")}; AdamW moments {o.OptimizerStates}; weights {loaded.Model.DType}");
         Line($"peak RSS {r.PeakRssMb:F0} MiB {(r.PeakCoversStepsOnly ? "during the updates" : "of the whole process")} (RSS before them {r.RssBeforeMb:F0} MiB); load average at the end {Bench.LoadAverage()}");
@@ -96,6 +98,11 @@ public static class BenchTrain
             ["gemm_gflops"] = Number(r.GemmFlopsPerSecond / 1e9),
             ["gemm_gflops_before"] = Number(r.GemmBefore.FlopsPerSecond / 1e9),
             ["gemm_gflops_after"] = Number(r.GemmAfter.FlopsPerSecond / 1e9),
+            ["gemm_gflops_forward"] = Number(r.GemmClasses[0].Mix.FlopsPerSecond / 1e9),
+            ["gemm_gflops_input_gradient"] = Number(r.GemmClasses[1].Mix.FlopsPerSecond / 1e9),
+            ["gemm_gflops_weight_gradient"] = Number(r.GemmClasses[2].Mix.FlopsPerSecond / 1e9),
+            ["gemm_gflops_lm_head"] = Number(r.GemmClasses[3].Mix.FlopsPerSecond / 1e9),
+            ["cpu"] = Rlvr.Kernels.GemmPath.CpuModel(),
             ["efficiency"] = Number(r.Efficiency),
             ["cpu_efficiency"] = Number(r.CpuEfficiency),
             ["cpu_s"] = m.CpuSeconds,

@@ -76,6 +76,8 @@ public static class TrainBench
         /// <summary>The step's GEMMs at GEMM speed, timed before the steps and after them.</summary>
         public required GemmMix GemmBefore { get; init; }
         public required GemmMix GemmAfter { get; init; }
+        /// <summary>The "before" timing by shape class (<see cref="GemmClassNames"/>).</summary>
+        public required IReadOnlyList<(string Name, GemmMix Mix)> GemmClasses { get; init; }
         public required long GemmRows { get; init; }
         public required long LmHeadRows { get; init; }
         /// <summary>The LM head's share of a step (forward, backward) estimated from timing one chunk of rows.</summary>
@@ -130,7 +132,9 @@ public static class TrainBench
         var mix = StepGemms(model, tokens, responseTokens, gemmRows, lmHeadRows);
 
         log?.Invoke($"timing the step's GEMMs ({gemmRows} decoder rows, {lmHeadRows} LM-head rows)");
-        var gemmBefore = Bench.TimeGemms(mix);
+        // By shape class, so that a slow kind of product shows: the decoder's three products of each linear layer, the LM head's.
+        var classes = GemmClassNames.Select((name, i) => (name, Bench.TimeGemms(mix.Where((_, j) => GemmClass(j, mix.Count) == i)))).ToList();
+        var gemmBefore = new GemmMix(classes.Sum(c => c.Item2.Flops), classes.Sum(c => c.Item2.Seconds), classes.Sum(c => c.Item2.CpuSeconds));
         log?.Invoke("timing one chunk of the LM head's log-probs");
         var (lmForward, lmBackward) = TimeLmHead(model, lmHeadRows, config.VocabSize);
         // A short update first, so that the gradients and the AdamW moments exist, as in every update after the first.
@@ -172,6 +176,7 @@ public static class TrainBench
             LmHeadFlops = 6.0 * config.HiddenSize * config.VocabSize * responseTokens,
             Steps = steps,
             GemmBefore = gemmBefore,
+            GemmClasses = classes,
             GemmAfter = gemmAfter,
             GemmRows = gemmRows,
             LmHeadRows = lmHeadRows,
@@ -209,6 +214,12 @@ public static class TrainBench
     /// decoder matrix over <paramref name="tokens"/> rows, timed at <paramref name="gemmRows"/> rows and weighted to
     /// the step, and the LM head's three over the response tokens, timed at one chunk of <paramref name="lmHeadRows"/>.
     /// </summary>
+    public static readonly string[] GemmClassNames = ["forward x W^T", "input gradient dY W", "weight gradient dY^T x", "LM head (all three)"];
+
+    /// <summary>The class of the j-th product of <see cref="StepGemms"/>: the last three are the LM head's, the others
+    /// cycle through a linear layer's forward, input gradient and weight gradient.</summary>
+    static int GemmClass(int j, int count) => j >= count - 3 ? 3 : j % 3;
+
     static List<(GemmShape, double)> StepGemms(Qwen2ForCausalLM model, long tokens, long responseTokens, long gemmRows, long lmHeadRows)
     {
         // Every layer has the same shapes: time one layer's and count them once per layer.
