@@ -1,0 +1,480 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Rlvr.Kernels;
+
+/// <summary>How the kernel finds one parameter's moments.</summary>
+internal enum MomentLayout
+{
+    /// <summary>fp32 [n].</summary>
+    Float32,
+    /// <summary>bf16 [n] (the upper 16 bits of an fp32), rounded to nearest even when stored, as torch's <c>.to(bfloat16)</c>.</summary>
+    BFloat16,
+    /// <summary>uint8 codes [n] with one fp32 absmax per block of 2048, bitsandbytes' dynamic code (signed for m, unsigned for v).</summary>
+    EightBit,
+}
+
+/// <summary>
+/// One parameter for <see cref="AdamWStep"/>: pointers into contiguous CPU storage, which the caller keeps alive
+/// (GC.KeepAlive of the tensors) until the kernel returns. M and V null mean moments that do not exist yet: zeros
+/// (only <see cref="AdamWStep.StaysFinite"/> accepts that).
+/// </summary>
+internal readonly unsafe struct AdamWTensor(float* p, float* g, void* m, void* v, float* mScale, float* vScale, long length, MomentLayout layout)
+{
+    public readonly float* P = p, G = g;
+    public readonly void* M = m, V = v;
+    public readonly float* MScale = mScale, VScale = vScale;
+    public readonly long Length = length;
+    public readonly MomentLayout Layout = layout;
+}
+
+/// <summary>
+/// The step's scalars as fp32, rounded from the double hyper-parameters exactly as torch rounds a Scalar for an fp32
+/// tensor, so that the kernel's arithmetic is the same as that of the torch ops in <c>AdamW</c>'s reference path.
+/// </summary>
+internal readonly struct AdamWScalars
+{
+    public readonly float Decay, Beta1, OneMinusBeta1, Beta2, OneMinusBeta2, SqrtBc2, Eps, StepSize;
+
+    /// <param name="step">The step being taken (1 for the first update): the bias corrections depend on it.</param>
+    public AdamWScalars(double lr, double beta1, double beta2, double eps, double weightDecay, long step)
+    {
+        double bc1 = 1 - System.Math.Pow(beta1, step), bc2 = 1 - System.Math.Pow(beta2, step);
+        Decay = (float)(1 - lr * weightDecay);
+        Beta1 = (float)beta1;
+        OneMinusBeta1 = (float)(1 - beta1);
+        Beta2 = (float)beta2;
+        OneMinusBeta2 = (float)(1 - beta2);
+        SqrtBc2 = (float)System.Math.Sqrt(bc2);
+        Eps = (float)eps;
+        StepSize = (float)(-lr / bc1);
+    }
+}
+
+/// <summary>
+/// AdamW's update fused into one pass over each parameter, in place, on all parameters at once (work split in
+/// chunks of <see cref="ChunkElements"/> over the threads). Per element, in fp32, with the operations (and roundings)
+/// of the torch ops it replaces:
+/// <code>
+/// m' = fma(g, 1-b1, m*b1)                       m.mul_(b1).add_(g, alpha: 1-b1)   (torch's vector add with alpha is an FMA)
+/// v' = v*b2 + ((1-b2)*g)*g                      v.mul_(b2).addcmul_(g, g, value: 1-b2)
+/// p' = p*(1-lr*wd) + ((-lr/bc1)*m') / (sqrt(v')/sqrt(bc2) + eps)    p.mul_(1-lr*wd); p.addcdiv_(m', denom, value: -lr/bc1)
+/// </code>
+/// bf16 moments are widened (a 16-bit shift) before and rounded to nearest even after; 8-bit ones are dequantized a block
+/// of 2048 at a time into a buffer on the stack, updated there, and requantized with the same absmax, division and
+/// nearest-code rule (with bitsandbytes' sign rule) as <c>BlockwiseQuantization.Quantize</c>.
+/// <para>
+/// The finiteness contract (nothing changes when the step would make a weight or a moment NaN or infinite) is kept by
+/// two passes: <see cref="StaysFinite"/> reads every value and computes every new value in registers with the same
+/// code as <see cref="Apply"/> (the same inlined <see cref="Coefficients.Update"/> on the same inputs), writing nothing,
+/// and checks each new weight and each new moment as it will be stored (a bf16 moment is finite after rounding iff its
+/// fp32 magnitude is below 0x7F7F8000; an 8-bit moment is finite iff all fp32 values of its block are, as code values
+/// are in [-1, 1] and the block's absmax is one of them). The arithmetic is deterministic and elementwise (no
+/// reduction feeds a new value except an 8-bit block's absmax, which is exact), so the values <see cref="Apply"/> then
+/// writes are bit for bit the ones checked: the check is exact, not a bound.
+/// </para>
+/// </summary>
+internal static unsafe class AdamWStep
+{
+    /// <summary>Elements per unit of work: a multiple of the 8-bit block (2048) and of the vector width.</summary>
+    public const int ChunkElements = 1 << 16;
+
+    const int Block = 2048;
+
+    /// <summary>Whether applying the step to all <paramref name="tensors"/> leaves every weight and stored moment finite. Reads only.</summary>
+    public static bool StaysFinite(AdamWTensor[] tensors, AdamWScalars s, int threads)
+    {
+        int bad = 0;
+        ForEachChunk(tensors, threads, (t, start, length) =>
+        {
+            if (Volatile.Read(ref bad) != 0) return;
+            if (!CheckChunk(t, start, length, s)) Volatile.Write(ref bad, 1);
+        });
+        return bad == 0;
+    }
+
+    /// <summary>Applies the step in place: weights, moments and (8-bit) block scales. Every moment must exist.</summary>
+    public static void Apply(AdamWTensor[] tensors, AdamWScalars s, int threads)
+    {
+        foreach (var t in tensors)
+            if (t.M == null || t.V == null || (t.Layout == MomentLayout.EightBit && (t.MScale == null || t.VScale == null)))
+                throw new ArgumentException("AdamWStep.Apply: every moment must exist");
+        ForEachChunk(tensors, threads, (t, start, length) => ApplyChunk(t, start, length, s));
+    }
+
+    static void ForEachChunk(AdamWTensor[] tensors, int threads, Action<AdamWTensor, long, long> body)
+    {
+        var work = new List<(int Tensor, long Start)>();
+        for (int i = 0; i < tensors.Length; i++)
+            for (long start = 0; start < tensors[i].Length; start += ChunkElements)
+                work.Add((i, start));
+        void Run(int k)
+        {
+            var (i, start) = work[k];
+            body(tensors[i], start, System.Math.Min(ChunkElements, tensors[i].Length - start));
+        }
+        if (threads <= 1 || work.Count <= 1)
+            for (int k = 0; k < work.Count; k++) Run(k);
+        else
+            Parallel.For(0, work.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, Run);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Chunks
+
+    /// <summary>Magnitudes at or above this are not finite once stored: infinity for fp32 (and 8-bit, which requantizes
+    /// finite fp32 values), and for bf16 the smallest fp32 that rounds to bf16 infinity.</summary>
+    static float MomentLimit(MomentLayout layout) =>
+        layout == MomentLayout.BFloat16 ? BitConverter.UInt32BitsToSingle(0x7F7F8000) : float.PositiveInfinity;
+
+    static bool CheckChunk(AdamWTensor t, long start, long n, AdamWScalars s)
+    {
+        var c = new Coefficients(s);
+        float* p = t.P + start, g = t.G + start;
+        float limit = MomentLimit(t.Layout);
+        if (t.M == null || t.V == null)
+        {
+            // No state yet: both moments are zeros.
+            float* zeros = stackalloc float[Block];
+            new Span<float>(zeros, Block).Clear();
+            for (long b = 0; b < n; b += Block)
+            {
+                int len = (int)System.Math.Min(Block, n - b);
+                if (!CheckF32(p + b, g + b, zeros, zeros, len, c, limit)) return false;
+            }
+            return true;
+        }
+        switch (t.Layout)
+        {
+            case MomentLayout.Float32:
+                return CheckF32(p, g, (float*)t.M + start, (float*)t.V + start, n, c, limit);
+            case MomentLayout.BFloat16:
+                return CheckBf16(p, g, (ushort*)t.M + start, (ushort*)t.V + start, n, c, limit);
+            default:
+            {
+                float* m = stackalloc float[Block];
+                float* v = stackalloc float[Block];
+                for (long b = 0; b < n; b += Block)
+                {
+                    int len = (int)System.Math.Min(Block, n - b);
+                    long block = (start + b) / Block;
+                    Dequantize((byte*)t.M + start + b, t.MScale[block], SignedCode, m, len);
+                    Dequantize((byte*)t.V + start + b, t.VScale[block], UnsignedCode, v, len);
+                    if (!CheckF32(p + b, g + b, m, v, len, c, limit)) return false;
+                }
+                return true;
+            }
+        }
+    }
+
+    static void ApplyChunk(AdamWTensor t, long start, long n, AdamWScalars s)
+    {
+        var c = new Coefficients(s);
+        float* p = t.P + start, g = t.G + start;
+        switch (t.Layout)
+        {
+            case MomentLayout.Float32:
+                ApplyF32(p, g, (float*)t.M + start, (float*)t.V + start, n, c);
+                break;
+            case MomentLayout.BFloat16:
+                ApplyBf16(p, g, (ushort*)t.M + start, (ushort*)t.V + start, n, c);
+                break;
+            default:
+            {
+                float* m = stackalloc float[Block];
+                float* v = stackalloc float[Block];
+                for (long b = 0; b < n; b += Block)
+                {
+                    int len = (int)System.Math.Min(Block, n - b);
+                    long block = (start + b) / Block;
+                    byte* mCodes = (byte*)t.M + start + b, vCodes = (byte*)t.V + start + b;
+                    Dequantize(mCodes, t.MScale[block], SignedCode, m, len);
+                    Dequantize(vCodes, t.VScale[block], UnsignedCode, v, len);
+                    ApplyF32(p + b, g + b, m, v, len, c);
+                    t.MScale[block] = Quantize(m, len, mCodes, signed: true);
+                    t.VScale[block] = Quantize(v, len, vCodes, signed: false);
+                }
+                break;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // The update on 8 lanes
+
+    /// <summary>The step's scalars broadcast to vectors, and the update itself (inlined into every loop).</summary>
+    readonly struct Coefficients(AdamWScalars s)
+    {
+        readonly Vector256<float> decay = Vector256.Create(s.Decay), b1 = Vector256.Create(s.Beta1), a1 = Vector256.Create(s.OneMinusBeta1),
+            b2 = Vector256.Create(s.Beta2), a2 = Vector256.Create(s.OneMinusBeta2), sqrtBc2 = Vector256.Create(s.SqrtBc2),
+            eps = Vector256.Create(s.Eps), stepSize = Vector256.Create(s.StepSize);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Update(Vector256<float> p, Vector256<float> g, ref Vector256<float> m, ref Vector256<float> v)
+        {
+            m = Vector256.FusedMultiplyAdd(g, a1, m * b1);
+            v = Vector256.FusedMultiplyAdd(a2 * g, g, v * b2);
+            var denom = Vector256.Sqrt(v) / sqrtBc2 + eps;
+            return p * decay + stepSize * m / denom;
+        }
+    }
+
+    /// <summary>All lanes set where |x| &lt; limit (false for NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Below(Vector256<float> x, Vector256<float> limit) => Vector256.LessThan(Vector256.Abs(x), limit);
+
+    /// <summary>Lanes [0, count) set.</summary>
+    static Vector256<float> FirstLanes(int count) =>
+        Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(count)).AsSingle();
+
+    static bool AllSet(Vector256<float> mask) => Vector256.EqualsAll(mask.AsInt32(), Vector256<int>.AllBitsSet);
+
+    // fp32 moments ----------------------------------------------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> CheckF32Lanes(float* p, float* g, float* m, float* v, in Coefficients c, Vector256<float> inf, Vector256<float> limit)
+    {
+        var mn = Vector256.Load(m);
+        var vn = Vector256.Load(v);
+        var pn = c.Update(Vector256.Load(p), Vector256.Load(g), ref mn, ref vn);
+        return Below(pn, inf) & Below(mn, limit) & Below(vn, limit);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool CheckF32(float* p, float* g, float* m, float* v, long n, in Coefficients c, float momentLimit)
+    {
+        var inf = Vector256.Create(float.PositiveInfinity);
+        var limit = Vector256.Create(momentLimit);
+        var ok = Vector256<float>.AllBitsSet;
+        long i = 0;
+        for (; i <= n - 8; i += 8)
+            ok &= CheckF32Lanes(p + i, g + i, m + i, v + i, c, inf, limit);
+        if (i < n)
+        {
+            int r = (int)(n - i);
+            float* tp = stackalloc float[8], tg = stackalloc float[8], tm = stackalloc float[8], tv = stackalloc float[8];
+            CopyIn(p + i, tp, r, 8); CopyIn(g + i, tg, r, 8); CopyIn(m + i, tm, r, 8); CopyIn(v + i, tv, r, 8);
+            ok &= CheckF32Lanes(tp, tg, tm, tv, c, inf, limit) | ~FirstLanes(r);
+        }
+        return AllSet(ok);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void ApplyF32Lanes(float* p, float* g, float* m, float* v, in Coefficients c)
+    {
+        var mn = Vector256.Load(m);
+        var vn = Vector256.Load(v);
+        var pn = c.Update(Vector256.Load(p), Vector256.Load(g), ref mn, ref vn);
+        pn.Store(p);
+        mn.Store(m);
+        vn.Store(v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ApplyF32(float* p, float* g, float* m, float* v, long n, in Coefficients c)
+    {
+        long i = 0;
+        for (; i <= n - 8; i += 8)
+            ApplyF32Lanes(p + i, g + i, m + i, v + i, c);
+        if (i < n)
+        {
+            int r = (int)(n - i);
+            float* tp = stackalloc float[8], tg = stackalloc float[8], tm = stackalloc float[8], tv = stackalloc float[8];
+            CopyIn(p + i, tp, r, 8); CopyIn(g + i, tg, r, 8); CopyIn(m + i, tm, r, 8); CopyIn(v + i, tv, r, 8);
+            ApplyF32Lanes(tp, tg, tm, tv, c);
+            CopyOut(tp, p + i, r); CopyOut(tm, m + i, r); CopyOut(tv, v + i, r);
+        }
+    }
+
+    // bf16 moments: 16 lanes (one vector of bf16, two of fp32) ---------------------------------------------------------
+
+    /// <summary>fp32 bits rounded to bf16 (in the low 16 bits) as torch rounds: to nearest, ties to even (NaN is never stored).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<uint> RoundToBf16(Vector256<float> x)
+    {
+        var u = x.AsUInt32();
+        return (u + ((u >> 16) & Vector256<uint>.One) + Vector256.Create(0x7FFFu)) >> 16;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> CheckBf16Lanes(float* p, float* g, ushort* m, ushort* v, in Coefficients c, Vector256<float> inf, Vector256<float> limit,
+        out Vector256<float> high)
+    {
+        var (mLo, mHi) = Vector256.Widen(Vector256.Load(m));
+        var (vLo, vHi) = Vector256.Widen(Vector256.Load(v));
+        var m0 = (mLo << 16).AsSingle(); var m1 = (mHi << 16).AsSingle();
+        var v0 = (vLo << 16).AsSingle(); var v1 = (vHi << 16).AsSingle();
+        var p0 = c.Update(Vector256.Load(p), Vector256.Load(g), ref m0, ref v0);
+        var p1 = c.Update(Vector256.Load(p + 8), Vector256.Load(g + 8), ref m1, ref v1);
+        high = Below(p1, inf) & Below(m1, limit) & Below(v1, limit);
+        return Below(p0, inf) & Below(m0, limit) & Below(v0, limit);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool CheckBf16(float* p, float* g, ushort* m, ushort* v, long n, in Coefficients c, float momentLimit)
+    {
+        var inf = Vector256.Create(float.PositiveInfinity);
+        var limit = Vector256.Create(momentLimit);
+        var ok = Vector256<float>.AllBitsSet;
+        long i = 0;
+        for (; i <= n - 16; i += 16)
+        {
+            ok &= CheckBf16Lanes(p + i, g + i, m + i, v + i, c, inf, limit, out var high);
+            ok &= high;
+        }
+        if (i < n)
+        {
+            int r = (int)(n - i);
+            float* tp = stackalloc float[16], tg = stackalloc float[16];
+            ushort* tm = stackalloc ushort[16], tv = stackalloc ushort[16];
+            CopyIn(p + i, tp, r, 16); CopyIn(g + i, tg, r, 16); CopyIn(m + i, tm, r, 16); CopyIn(v + i, tv, r, 16);
+            ok &= CheckBf16Lanes(tp, tg, tm, tv, c, inf, limit, out var high) | ~FirstLanes(r);
+            ok &= high | ~FirstLanes(r - 8);
+        }
+        return AllSet(ok);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void ApplyBf16Lanes(float* p, float* g, ushort* m, ushort* v, in Coefficients c)
+    {
+        var (mLo, mHi) = Vector256.Widen(Vector256.Load(m));
+        var (vLo, vHi) = Vector256.Widen(Vector256.Load(v));
+        var m0 = (mLo << 16).AsSingle(); var m1 = (mHi << 16).AsSingle();
+        var v0 = (vLo << 16).AsSingle(); var v1 = (vHi << 16).AsSingle();
+        c.Update(Vector256.Load(p), Vector256.Load(g), ref m0, ref v0).Store(p);
+        c.Update(Vector256.Load(p + 8), Vector256.Load(g + 8), ref m1, ref v1).Store(p + 8);
+        Vector256.Narrow(RoundToBf16(m0), RoundToBf16(m1)).Store(m);
+        Vector256.Narrow(RoundToBf16(v0), RoundToBf16(v1)).Store(v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ApplyBf16(float* p, float* g, ushort* m, ushort* v, long n, in Coefficients c)
+    {
+        long i = 0;
+        for (; i <= n - 16; i += 16)
+            ApplyBf16Lanes(p + i, g + i, m + i, v + i, c);
+        if (i < n)
+        {
+            int r = (int)(n - i);
+            float* tp = stackalloc float[16], tg = stackalloc float[16];
+            ushort* tm = stackalloc ushort[16], tv = stackalloc ushort[16];
+            CopyIn(p + i, tp, r, 16); CopyIn(g + i, tg, r, 16); CopyIn(m + i, tm, r, 16); CopyIn(v + i, tv, r, 16);
+            ApplyBf16Lanes(tp, tg, tm, tv, c);
+            CopyOut(tp, p + i, r); CopyOut(tm, m + i, r); CopyOut(tv, v + i, r);
+        }
+    }
+
+    // Tails: the last (fewer than a vector's) elements go through zero-padded buffers and the same vector code, so
+    // they are computed exactly as the others.
+
+    /// <summary>The first <paramref name="count"/> of a buffer of <paramref name="size"/> from <paramref name="from"/>, the rest zeros.</summary>
+    static void CopyIn<T>(T* from, T* to, int count, int size) where T : unmanaged
+    {
+        new Span<T>(to, size).Clear();
+        new ReadOnlySpan<T>(from, count).CopyTo(new Span<T>(to, count));
+    }
+
+    static void CopyOut<T>(T* from, T* to, int count) where T : unmanaged => new ReadOnlySpan<T>(from, count).CopyTo(new Span<T>(to, count));
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // 8-bit blocks: bitsandbytes' dynamic code, as BlockwiseQuantization computes it with torch ops
+
+    /// <summary>Code values (256, ascending), the midpoints between neighbours (255, then +inf as a sentinel) and, for each
+    /// value of the top 16 bits of an fp32, the number of midpoints below every float with those bits.</summary>
+    sealed class DynamicCode
+    {
+        public readonly float* Values, Midpoints;
+        public readonly byte* Start;
+        public readonly int ZeroIndex;
+        public readonly bool Signed;
+
+        public DynamicCode(bool signed)
+        {
+            Signed = signed;
+            var code = Training.BlockwiseQuantization.DynamicCode(signed);
+            var mid = Training.BlockwiseQuantization.Midpoints(code);
+            ZeroIndex = Array.IndexOf(code, 0f);
+            Values = (float*)NativeMemory.Alloc(256, sizeof(float));
+            Midpoints = (float*)NativeMemory.Alloc(256, sizeof(float));
+            Start = (byte*)NativeMemory.Alloc(1 << 16);
+            for (int i = 0; i < 256; i++) Values[i] = code[i];
+            for (int i = 0; i < 255; i++) Midpoints[i] = mid[i];
+            Midpoints[255] = float.PositiveInfinity;
+            for (int key = 0; key < 1 << 16; key++)
+            {
+                // The smallest float with these top bits: the one with low bits 0 when positive, 0xFFFF when negative.
+                float lowest = BitConverter.UInt32BitsToSingle(((uint)key << 16) | (key >= 0x8000 ? 0xFFFFu : 0));
+                int below = 0;
+                while (below < 255 && mid[below] < lowest) below++;
+                Start[key] = (byte)below;
+            }
+        }
+    }
+
+    static readonly DynamicCode SignedCode = new(signed: true), UnsignedCode = new(signed: false);
+
+    /// <summary>One block's values of its codes: code value x absmax (BlockwiseQuantization.Dequantize).</summary>
+    internal static void DequantizeBlock(ReadOnlySpan<byte> codes, float absmax, bool signed, Span<float> values)
+    {
+        if (codes.Length > Block || values.Length != codes.Length) throw new ArgumentException("one block of codes and as many values");
+        fixed (byte* c = codes)
+        fixed (float* v = values)
+            Dequantize(c, absmax, signed ? SignedCode : UnsignedCode, v, codes.Length);
+    }
+
+    /// <summary>One block's codes (see <see cref="Quantize"/>); returns its absmax.</summary>
+    internal static float QuantizeBlock(ReadOnlySpan<float> values, Span<byte> codes, bool signed)
+    {
+        if (values.Length > Block || codes.Length != values.Length) throw new ArgumentException("one block of values and as many codes");
+        fixed (float* v = values)
+        fixed (byte* c = codes)
+            return Quantize(v, values.Length, c, signed);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Dequantize(byte* codes, float absmax, DynamicCode code, float* values, int n)
+    {
+        float* table = code.Values;
+        for (int i = 0; i < n; i++) values[i] = table[codes[i]] * absmax;
+    }
+
+    /// <summary>Codes of <paramref name="values"/> on their absmax (returned): the nearest code value of x / absmax
+    /// (torch.bucketize on the midpoints: the number of midpoints strictly below it), and, when signed, one step back
+    /// toward the value's sign where the nearest code value has the other sign (BlockwiseQuantization.Quantize).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float Quantize(float* values, int n, byte* codes, bool signed)
+    {
+        var max = Vector256<float>.Zero;
+        int i = 0;
+        for (; i <= n - 8; i += 8) max = Vector256.MaxNative(max, Vector256.Abs(Vector256.Load(values + i)));
+        float absmax = MaxLane(max);
+        for (; i < n; i++) absmax = System.Math.Max(absmax, System.Math.Abs(values[i]));
+        float scale = System.Math.Max(absmax, float.Epsilon);
+        var code = signed ? SignedCode : UnsignedCode;
+        float* mid = code.Midpoints;
+        byte* start = code.Start;
+        int zero = code.ZeroIndex;
+        for (i = 0; i < n; i++)
+        {
+            float x = values[i] / scale;
+            uint bits = BitConverter.SingleToUInt32Bits(x);
+            int index = start[bits >> 16];
+            while (mid[index] < x) index++;
+            if (signed)
+            {
+                bool negative = (int)bits < 0;
+                if (negative != index < zero) index += negative ? -1 : 1;
+            }
+            codes[i] = (byte)index;
+        }
+        return absmax;
+    }
+
+    static float MaxLane(Vector256<float> v)
+    {
+        float m = v[0];
+        for (int k = 1; k < 8; k++) m = System.Math.Max(m, v[k]);
+        return m;
+    }
+}
