@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Rlvr.Kernels;
 
@@ -130,9 +131,12 @@ internal static unsafe class AdamWStep
 
     static bool CheckChunk(AdamWTensor t, long start, long n, AdamWScalars s)
     {
-        var c = new Coefficients(s);
         float* p = t.P + start, g = t.G + start;
         float limit = MomentLimit(t.Layout);
+        var bound = new Bound(s, limit);
+        if (bound.Usable && BoundChunk(t, start, n, bound)) return true;
+        // The bound is not met (or cannot be used): compute the step itself.
+        var c = new Coefficients(s);
         if (t.M == null || t.V == null)
         {
             // No state yet: both moments are zeros.
@@ -168,6 +172,28 @@ internal static unsafe class AdamWStep
         }
     }
 
+    static bool BoundChunk(AdamWTensor t, long start, long n, in Bound bound)
+    {
+        float* p = t.P + start, g = t.G + start;
+        if (t.M == null || t.V == null) return BoundScaled(p, g, n, 0, 0, bound);
+        switch (t.Layout)
+        {
+            case MomentLayout.Float32:
+                return BoundF32(p, g, (float*)t.M + start, (float*)t.V + start, n, bound);
+            case MomentLayout.BFloat16:
+                return BoundBf16(p, g, (ushort*)t.M + start, (ushort*)t.V + start, n, bound);
+            default:
+                for (long b = 0; b < n; b += Block)
+                {
+                    long block = (start + b) / Block;
+                    // Every dequantized value is code x absmax with |code| <= 1 (and code >= 0 for v): |m| <= |absmax m|, 0 <= v <= absmax v.
+                    float mMax = System.Math.Abs(t.MScale[block]), vMax = t.VScale[block];
+                    if (!(vMax >= 0) || !BoundScaled(p + b, g + b, System.Math.Min(Block, n - b), mMax, vMax, bound)) return false;
+                }
+                return true;
+        }
+    }
+
     static void ApplyChunk(AdamWTensor t, long start, long n, AdamWScalars s)
     {
         var c = new Coefficients(s);
@@ -192,8 +218,8 @@ internal static unsafe class AdamWStep
                     Dequantize(mCodes, t.MScale[block], SignedCode, m, len);
                     Dequantize(vCodes, t.VScale[block], UnsignedCode, v, len);
                     ApplyF32(p + b, g + b, m, v, len, c);
-                    t.MScale[block] = Quantize(m, len, mCodes, signed: true);
-                    t.VScale[block] = Quantize(v, len, vCodes, signed: false);
+                    t.MScale[block] = Quantize(m, len, mCodes, SignedCode);
+                    t.VScale[block] = Quantize(v, len, vCodes, UnsignedCode);
                 }
                 break;
             }
@@ -229,6 +255,130 @@ internal static unsafe class AdamWStep
         Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(count)).AsSingle();
 
     static bool AllSet(Vector256<float> mask) => Vector256.EqualsAll(mask.AsInt32(), Vector256<int>.AllBitsSet);
+
+    // The bound: a sufficient condition for a finite step, without the square root and the divisions -----------------
+
+    /// <summary>
+    /// Magnitudes that bound the new values from the old ones, per element:
+    /// <code>
+    /// |m'| &lt;= Mb = |b1| |m| + |1-b1| |g|          |v'| &lt;= Vb = |b2| v + |1-b2| g g   (v &gt;= 0)
+    /// |p'| &lt;= Pb = |p| |1-lr wd| + |lr/bc1| max(1/eps, 1) Mb
+    /// </code>
+    /// The last because the denominator sqrt(v')/sqrt(bc2) + eps is at least eps when v' &gt;= 0 (v &gt;= 0, 1-b2 &gt;= 0,
+    /// b2 &gt;= 0), eps &gt; 0 and sqrt(bc2) &gt; 0, and is then never NaN (at worst +inf, which makes the quotient 0). Each
+    /// computed value is within a few fp32 roundings (relative 2^-24 each) of the exact one, and so is the computed bound,
+    /// so Mb, Vb below (1 - 2^-10) of the moments' limit and Pb below (1 - 2^-10) of the largest float make every new value
+    /// finite: when all lanes pass, the step is finite; NaN or infinity anywhere fails a comparison. When a chunk fails,
+    /// the exact check decides (a failure only means "not proven finite").
+    /// </summary>
+    readonly struct Bound
+    {
+        public readonly bool Usable;
+        readonly Vector256<float> b1, a1, b2, a2, decay, k, momentLimit, weightLimit;
+
+        public Bound(AdamWScalars s, float limit)
+        {
+            Usable = s.Eps > 0 && s.SqrtBc2 > 0 && s.Beta2 >= 0 && s.OneMinusBeta2 >= 0
+                && float.IsFinite(s.Beta1) && float.IsFinite(s.OneMinusBeta1) && float.IsFinite(s.Beta2) && float.IsFinite(s.OneMinusBeta2)
+                && float.IsFinite(s.Decay) && float.IsFinite(s.StepSize);
+            const float margin = 1 - 1f / 1024;
+            b1 = Vector256.Create(System.Math.Abs(s.Beta1));
+            a1 = Vector256.Create(System.Math.Abs(s.OneMinusBeta1));
+            b2 = Vector256.Create(s.Beta2);
+            a2 = Vector256.Create(s.OneMinusBeta2);
+            decay = Vector256.Create(System.Math.Abs(s.Decay));
+            k = Vector256.Create((float)(System.Math.Abs((double)s.StepSize) * System.Math.Max(1 / (double)s.Eps, 1)));
+            momentLimit = Vector256.Create(System.Math.Min(limit, float.MaxValue) * margin);
+            weightLimit = Vector256.Create(float.MaxValue * margin);
+            Usable &= float.IsFinite(k[0]);
+        }
+
+        /// <summary>All lanes set where the bound holds, from |m| and v (already known to be &gt;= 0).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Holds(Vector256<float> p, Vector256<float> g, Vector256<float> mAbs, Vector256<float> v)
+        {
+            var gAbs = Vector256.Abs(g);
+            var mb = b1 * mAbs + a1 * gAbs;
+            var vb = b2 * v + a2 * gAbs * gAbs;
+            var pb = Vector256.Abs(p) * decay + k * mb;
+            return Vector256.LessThan(mb, momentLimit) & Vector256.LessThan(vb, momentLimit) & Vector256.LessThan(pb, weightLimit);
+        }
+    }
+
+    // Zero padding passes the bound, so the tails need no lane masks.
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool BoundF32(float* p, float* g, float* m, float* v, long n, in Bound bound)
+    {
+        var ok = Vector256<float>.AllBitsSet;
+        var zero = Vector256<float>.Zero;
+        long i = 0;
+        for (; i <= n - 8; i += 8)
+        {
+            var vv = Vector256.Load(v + i);
+            ok &= bound.Holds(Vector256.Load(p + i), Vector256.Load(g + i), Vector256.Abs(Vector256.Load(m + i)), vv) & Vector256.GreaterThanOrEqual(vv, zero);
+        }
+        if (i < n)
+        {
+            int r = (int)(n - i);
+            float* tp = stackalloc float[8], tg = stackalloc float[8], tm = stackalloc float[8], tv = stackalloc float[8];
+            CopyIn(p + i, tp, r, 8); CopyIn(g + i, tg, r, 8); CopyIn(m + i, tm, r, 8); CopyIn(v + i, tv, r, 8);
+            var vv = Vector256.Load(tv);
+            ok &= bound.Holds(Vector256.Load(tp), Vector256.Load(tg), Vector256.Abs(Vector256.Load(tm)), vv) & Vector256.GreaterThanOrEqual(vv, zero);
+        }
+        return AllSet(ok);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> BoundBf16Lanes(float* p, float* g, ushort* m, ushort* v, in Bound bound)
+    {
+        var (mLo, mHi) = Vector256.Widen(Vector256.Load(m));
+        var (vLo, vHi) = Vector256.Widen(Vector256.Load(v));
+        var v0 = (vLo << 16).AsSingle();
+        var v1 = (vHi << 16).AsSingle();
+        var zero = Vector256<float>.Zero;
+        return bound.Holds(Vector256.Load(p), Vector256.Load(g), Vector256.Abs((mLo << 16).AsSingle()), v0) & Vector256.GreaterThanOrEqual(v0, zero)
+            & bound.Holds(Vector256.Load(p + 8), Vector256.Load(g + 8), Vector256.Abs((mHi << 16).AsSingle()), v1) & Vector256.GreaterThanOrEqual(v1, zero);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool BoundBf16(float* p, float* g, ushort* m, ushort* v, long n, in Bound bound)
+    {
+        var ok = Vector256<float>.AllBitsSet;
+        long i = 0;
+        for (; i <= n - 16; i += 16)
+            ok &= BoundBf16Lanes(p + i, g + i, m + i, v + i, bound);
+        if (i < n)
+        {
+            int r = (int)(n - i);
+            float* tp = stackalloc float[16], tg = stackalloc float[16];
+            ushort* tm = stackalloc ushort[16], tv = stackalloc ushort[16];
+            CopyIn(p + i, tp, r, 16); CopyIn(g + i, tg, r, 16); CopyIn(m + i, tm, r, 16); CopyIn(v + i, tv, r, 16);
+            ok &= BoundBf16Lanes(tp, tg, tm, tv, bound);
+        }
+        return AllSet(ok);
+    }
+
+    /// <summary>The bound where every |m| is at most <paramref name="mMax"/> and every v in [0, <paramref name="vMax"/>]
+    /// (an 8-bit block; zeros for moments that do not exist yet): only the weights and gradients are read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool BoundScaled(float* p, float* g, long n, float mMax, float vMax, in Bound bound)
+    {
+        var ok = Vector256<float>.AllBitsSet;
+        var mv = Vector256.Create(mMax);
+        var vv = Vector256.Create(vMax);
+        long i = 0;
+        for (; i <= n - 8; i += 8)
+            ok &= bound.Holds(Vector256.Load(p + i), Vector256.Load(g + i), mv, vv);
+        if (i < n)
+        {
+            int r = (int)(n - i);
+            float* tp = stackalloc float[8], tg = stackalloc float[8];
+            CopyIn(p + i, tp, r, 8); CopyIn(g + i, tg, r, 8);
+            ok &= bound.Holds(Vector256.Load(tp), Vector256.Load(tg), mv, vv);
+        }
+        return AllSet(ok);
+    }
 
     // fp32 moments ----------------------------------------------------------------------------------------------------
 
@@ -381,33 +531,41 @@ internal static unsafe class AdamWStep
     // 8-bit blocks: bitsandbytes' dynamic code, as BlockwiseQuantization computes it with torch ops
 
     /// <summary>Code values (256, ascending), the midpoints between neighbours (255, then +inf as a sentinel) and, for each
-    /// value of the top 16 bits of an fp32, the number of midpoints below every float with those bits.</summary>
+    /// value of the top 16 bits of an fp32 ("key"), the number of midpoints below every float with those bits.</summary>
     sealed class DynamicCode
     {
         public readonly float* Values, Midpoints;
         public readonly byte* Start;
         public readonly int ZeroIndex;
-        public readonly bool Signed;
+        /// <summary>Whether at most one midpoint lies among the finite floats of any key, so that the nearest code of a
+        /// finite x is Start[key] or the one after (what the gathering AVX2 loop assumes; measured true for both codes).</summary>
+        public readonly bool OneStep;
 
         public DynamicCode(bool signed)
         {
-            Signed = signed;
             var code = Training.BlockwiseQuantization.DynamicCode(signed);
             var mid = Training.BlockwiseQuantization.Midpoints(code);
             ZeroIndex = Array.IndexOf(code, 0f);
             Values = (float*)NativeMemory.Alloc(256, sizeof(float));
             Midpoints = (float*)NativeMemory.Alloc(256, sizeof(float));
-            Start = (byte*)NativeMemory.Alloc(1 << 16);
+            Start = (byte*)NativeMemory.AllocZeroed((1 << 16) + 4);   // + 4: the AVX2 loop reads 4 bytes at each key
             for (int i = 0; i < 256; i++) Values[i] = code[i];
             for (int i = 0; i < 255; i++) Midpoints[i] = mid[i];
             Midpoints[255] = float.PositiveInfinity;
+            static int Below(float[] mid, float x)
+            {
+                int below = 0;
+                while (below < mid.Length && mid[below] < x) below++;
+                return below;
+            }
+            OneStep = true;
             for (int key = 0; key < 1 << 16; key++)
             {
-                // The smallest float with these top bits: the one with low bits 0 when positive, 0xFFFF when negative.
-                float lowest = BitConverter.UInt32BitsToSingle(((uint)key << 16) | (key >= 0x8000 ? 0xFFFFu : 0));
-                int below = 0;
-                while (below < 255 && mid[below] < lowest) below++;
-                Start[key] = (byte)below;
+                // The smallest and largest floats with these top bits (sign-magnitude: reversed when negative).
+                float low = BitConverter.UInt32BitsToSingle(((uint)key << 16) | (key >= 0x8000 ? 0xFFFFu : 0));
+                float high = BitConverter.UInt32BitsToSingle(((uint)key << 16) | (key >= 0x8000 ? 0 : 0xFFFFu));
+                Start[key] = (byte)Below(mid, low);
+                if (float.IsFinite(low) && float.IsFinite(high) && Below(mid, high) - Start[key] > 1) OneStep = false;
             }
         }
     }
@@ -415,49 +573,89 @@ internal static unsafe class AdamWStep
     static readonly DynamicCode SignedCode = new(signed: true), UnsignedCode = new(signed: false);
 
     /// <summary>One block's values of its codes: code value x absmax (BlockwiseQuantization.Dequantize).</summary>
-    internal static void DequantizeBlock(ReadOnlySpan<byte> codes, float absmax, bool signed, Span<float> values)
+    internal static void DequantizeBlock(ReadOnlySpan<byte> codes, float absmax, bool signed, Span<float> values, bool gathers = true)
     {
         if (codes.Length > Block || values.Length != codes.Length) throw new ArgumentException("one block of codes and as many values");
         fixed (byte* c = codes)
         fixed (float* v = values)
-            Dequantize(c, absmax, signed ? SignedCode : UnsignedCode, v, codes.Length);
+            Dequantize(c, absmax, signed ? SignedCode : UnsignedCode, v, codes.Length, gathers);
     }
 
-    /// <summary>One block's codes (see <see cref="Quantize"/>); returns its absmax.</summary>
-    internal static float QuantizeBlock(ReadOnlySpan<float> values, Span<byte> codes, bool signed)
+    /// <summary>One block's codes (see <see cref="Quantize"/>); returns its absmax. <paramref name="gathers"/> false: the loop
+    /// without AVX2, as on machines that lack it (for tests).</summary>
+    internal static float QuantizeBlock(ReadOnlySpan<float> values, Span<byte> codes, bool signed, bool gathers = true)
     {
         if (values.Length > Block || codes.Length != values.Length) throw new ArgumentException("one block of values and as many codes");
-        fixed (float* v = values)
+        float* work = stackalloc float[Block];
+        values.CopyTo(new Span<float>(work, values.Length));
         fixed (byte* c = codes)
-            return Quantize(v, values.Length, c, signed);
+            return Quantize(work, values.Length, c, signed ? SignedCode : UnsignedCode, gathers);
     }
 
+    /// <summary>Whether the 8-bit loops use AVX2 gathers (otherwise one element at a time, with the same results).</summary>
+    internal static bool GathersUsed => Avx2.IsSupported && SignedCode.OneStep && UnsignedCode.OneStep;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dequantize(byte* codes, float absmax, DynamicCode code, float* values, int n)
+    static void Dequantize(byte* codes, float absmax, DynamicCode code, float* values, int n, bool gathers = true)
     {
         float* table = code.Values;
-        for (int i = 0; i < n; i++) values[i] = table[codes[i]] * absmax;
+        int i = 0;
+        if (gathers && Avx2.IsSupported)
+        {
+            var scale = Vector256.Create(absmax);
+            for (; i <= n - 8; i += 8)
+                (Avx2.GatherVector256(table, Avx2.ConvertToVector256Int32(codes + i), 4) * scale).Store(values + i);
+        }
+        for (; i < n; i++) values[i] = table[codes[i]] * absmax;
     }
 
     /// <summary>Codes of <paramref name="values"/> on their absmax (returned): the nearest code value of x / absmax
     /// (torch.bucketize on the midpoints: the number of midpoints strictly below it), and, when signed, one step back
-    /// toward the value's sign where the nearest code value has the other sign (BlockwiseQuantization.Quantize).</summary>
+    /// toward the value's sign where the nearest code value has the other sign (BlockwiseQuantization.Quantize).
+    /// The values are overwritten with x / absmax.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static float Quantize(float* values, int n, byte* codes, bool signed)
+    static float Quantize(float* values, int n, byte* codes, DynamicCode code, bool gathers = true)
     {
         var max = Vector256<float>.Zero;
         int i = 0;
         for (; i <= n - 8; i += 8) max = Vector256.MaxNative(max, Vector256.Abs(Vector256.Load(values + i)));
         float absmax = MaxLane(max);
         for (; i < n; i++) absmax = System.Math.Max(absmax, System.Math.Abs(values[i]));
+
+        // x / absmax as torch divides (correctly rounded in both loops); absmax 0 (all zeros) divides by the smallest float.
         float scale = System.Math.Max(absmax, float.Epsilon);
-        var code = signed ? SignedCode : UnsignedCode;
+        var scales = Vector256.Create(scale);
+        for (i = 0; i <= n - 8; i += 8) (Vector256.Load(values + i) / scales).Store(values + i);
+        for (; i < n; i++) values[i] /= scale;
+
         float* mid = code.Midpoints;
         byte* start = code.Start;
         int zero = code.ZeroIndex;
-        for (i = 0; i < n; i++)
+        bool signed = zero > 0;
+        i = 0;
+        if (gathers && Avx2.IsSupported && code.OneStep)
         {
-            float x = values[i] / scale;
+            var low = Vector256.Create(0xFF);
+            var one = Vector256<int>.One;
+            var zeros = Vector256.Create(zero);
+            for (; i <= n - 8; i += 8)
+            {
+                var x = Vector256.Load(values + i);
+                var bits = x.AsInt32();
+                var index = Avx2.GatherVector256((int*)start, Vector256.ShiftRightLogical(bits, 16), 1) & low;
+                index -= Vector256.LessThan(Avx2.GatherVector256(mid, index, 4), x).AsInt32();   // + 1 where the next midpoint is below x
+                if (signed)
+                {
+                    var negative = Vector256.ShiftRightArithmetic(bits, 31);                     // -1 where x has its sign bit set
+                    index += (negative ^ Vector256.LessThan(index, zeros)) & (negative | one);   // -1 or +1 where the code's sign differs
+                }
+                var words = Sse41.PackUnsignedSaturate(index.GetLower(), index.GetUpper());
+                *(long*)(codes + i) = Sse2.PackUnsignedSaturate(words.AsInt16(), words.AsInt16()).AsInt64().ToScalar();
+            }
+        }
+        for (; i < n; i++)
+        {
+            float x = values[i];
             uint bits = BitConverter.SingleToUInt32Bits(x);
             int index = start[bits >> 16];
             while (mid[index] < x) index++;

@@ -26,6 +26,9 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
     /// <summary>Threads for the fused kernel; 0 = torch's thread count.</summary>
     internal int KernelThreads { get; set; }
 
+    /// <summary>Seconds the last <see cref="Update"/> spent in the fused kernel's check and in its update (0 when it did not run).</summary>
+    internal (double Check, double Apply) LastKernelSeconds { get; private set; }
+
     /// <summary>
     /// One update with the gradients in the parameters' .grad; parameters without a gradient are left alone.
     /// When the update would make any weight or moment NaN or infinite (a huge learning rate, a gradient that
@@ -45,11 +48,14 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
         var next = new AdamWScalars(lr, beta1, beta2, eps, weightDecay, Step + 1);
 
         // First every check, reading only: the fused kernel's exact pass, then the torch ops on the rest.
+        LastKernelSeconds = (0, 0);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         if (fused.Count > 0)
         {
             var (tensors, alive) = KernelTensors(fused, requireState: false);
             bool finite = AdamWStep.StaysFinite(tensors, next, threads);
             GC.KeepAlive(alive);
+            LastKernelSeconds = (clock.Elapsed.TotalSeconds, 0);
             if (!finite) return false;
         }
         foreach (var (name, p, g) in other)
@@ -62,8 +68,10 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
         if (fused.Count > 0)
         {
             var (tensors, alive) = KernelTensors(fused, requireState: true);
+            clock.Restart();
             AdamWStep.Apply(tensors, next, threads);
             GC.KeepAlive(alive);
+            LastKernelSeconds = LastKernelSeconds with { Apply = clock.Elapsed.TotalSeconds };
         }
         foreach (var (name, p, g) in other) TorchUpdate(name, p, g, lr);
         return true;

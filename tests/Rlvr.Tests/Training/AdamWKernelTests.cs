@@ -175,6 +175,32 @@ public class AdamWKernelTests
         Assert.True(float.IsFinite(Floats(opt.StateTensors()["p.exp_avg_sq"])[13]));
     }
 
+    /// <summary>
+    /// With eps = 1e-30 the kernel's quick bound (|update| &lt;= lr/bc1 x |m| / eps) exceeds the largest float, so it cannot
+    /// prove the step finite; the exact check then finds it finite and the step is taken, equal to the torch ops.
+    /// </summary>
+    [Theory]
+    [InlineData(MomentPrecision.Float32)]
+    [InlineData(MomentPrecision.BFloat16)]
+    [InlineData(MomentPrecision.EightBit)]
+    public void A_finite_step_beyond_the_quick_bound_is_checked_exactly_and_taken(MomentPrecision precision)
+    {
+        var a = Params();
+        var b = Params();
+        var fused = new AdamW(a, 0.9, 0.95, 1e-30, 0.1, precision);
+        var reference = new AdamW(b, 0.9, 0.95, 1e-30, 0.1, precision) { UseKernel = false };
+        for (int s = 0; s < 3; s++)
+        {
+            Backward(a, s);
+            Backward(b, s);
+            using (no_grad()) { a[^1].Param.grad![5] = 1e12f; b[^1].Param.grad![5] = 1e12f; }   // m = 1e11: 1e-2 / 0.1 x 1e11 / 1e-30 overflows
+            Assert.True(fused.Update(1e-2));
+            Assert.True(reference.Update(1e-2));
+        }
+        for (int i = 0; i < a.Count; i++)
+            Assert.True(allclose(a[i].Param, b[i].Param, rtol: 1e-6, atol: 1e-6), a[i].Name);
+    }
+
     /// <summary>A non-contiguous parameter goes through the torch ops (in a contiguous copy) while the others take the
     /// kernel; the result is that of the torch ops everywhere, and a NaN in the torch-side gradient still skips the whole step.</summary>
     [Fact]
@@ -226,9 +252,11 @@ public class AdamWKernelQuantizationTests
     /// all-zero block, a short last block, and random values over many orders of magnitude.
     /// </summary>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Codes_and_scales_equal_BlockwiseQuantization(bool signed)
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    public void Codes_and_scales_equal_BlockwiseQuantization(bool signed, bool gathers)
     {
         var code = BlockwiseQuantization.DynamicCode(signed);
         var mid = BlockwiseQuantization.Midpoints(code);
@@ -255,7 +283,7 @@ public class AdamWKernelQuantizationTests
         for (int b = 0; b < 5; b++)
         {
             int len = System.Math.Min(2048, all.Length - b * 2048);
-            scales[b] = AdamWStep.QuantizeBlock(all.AsSpan(b * 2048, len), codes.AsSpan(b * 2048, len), signed);
+            scales[b] = AdamWStep.QuantizeBlock(all.AsSpan(b * 2048, len), codes.AsSpan(b * 2048, len), signed, gathers);
         }
         Assert.Equal(expectedScales.data<float>().ToArray(), scales);
         var expected = expectedCodes.data<byte>().ToArray();
@@ -267,8 +295,10 @@ public class AdamWKernelQuantizationTests
         for (int b = 0; b < 5; b++)
         {
             int len = System.Math.Min(2048, all.Length - b * 2048);
-            AdamWStep.DequantizeBlock(codes.AsSpan(b * 2048, len), scales[b], signed, mine.AsSpan(b * 2048, len));
+            AdamWStep.DequantizeBlock(codes.AsSpan(b * 2048, len), scales[b], signed, mine.AsSpan(b * 2048, len), gathers);
         }
         Assert.Equal(back, mine);
+        // This machine's loops: AVX2 gathers where the CPU has them (the test then covers both loops).
+        if (gathers) Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, AdamWStep.GathersUsed);
     }
 }
