@@ -530,15 +530,20 @@ internal static unsafe class AdamWStep
     // ---------------------------------------------------------------------------------------------------------------
     // 8-bit blocks: bitsandbytes' dynamic code, as BlockwiseQuantization computes it with torch ops
 
-    /// <summary>Code values (256, ascending), the midpoints between neighbours (255, then +inf as a sentinel) and, for each
-    /// value of the top 16 bits of an fp32 ("key"), the number of midpoints below every float with those bits.</summary>
+    /// <summary>
+    /// A dynamic code's values (256, ascending) and midpoints between neighbours (255, then +inf as a sentinel), and a
+    /// table for finding the nearest code of an fp32 x from the top 16 bits of x (its "key"): the number of midpoints below
+    /// every float with that key (Start), and the midpoint among those floats, if any. The midpoint has the key's top bits,
+    /// so its low 16 bits are stored: Entries[key] = Start &lt;&lt; 16 | low bits of the midpoint, or of the key's largest
+    /// float when none, so that x &gt; (x's top bits | those low bits) is the one comparison left. That at most one midpoint
+    /// lies among the floats of a key (checked here: <see cref="OneStep"/>) holds because the code's values are at least
+    /// 2^-7 apart relative to their size and a key spans at most 2^-7 of its binade.
+    /// </summary>
     sealed class DynamicCode
     {
         public readonly float* Values, Midpoints;
-        public readonly byte* Start;
+        public readonly uint* Entries;
         public readonly int ZeroIndex;
-        /// <summary>Whether at most one midpoint lies among the finite floats of any key, so that the nearest code of a
-        /// finite x is Start[key] or the one after (what the gathering AVX2 loop assumes; measured true for both codes).</summary>
         public readonly bool OneStep;
 
         public DynamicCode(bool signed)
@@ -548,7 +553,7 @@ internal static unsafe class AdamWStep
             ZeroIndex = Array.IndexOf(code, 0f);
             Values = (float*)NativeMemory.Alloc(256, sizeof(float));
             Midpoints = (float*)NativeMemory.Alloc(256, sizeof(float));
-            Start = (byte*)NativeMemory.AllocZeroed((1 << 16) + 4);   // + 4: the AVX2 loop reads 4 bytes at each key
+            Entries = (uint*)NativeMemory.Alloc(1 << 16, sizeof(uint));
             for (int i = 0; i < 256; i++) Values[i] = code[i];
             for (int i = 0; i < 255; i++) Midpoints[i] = mid[i];
             Midpoints[255] = float.PositiveInfinity;
@@ -561,11 +566,13 @@ internal static unsafe class AdamWStep
             OneStep = true;
             for (int key = 0; key < 1 << 16; key++)
             {
-                // The smallest and largest floats with these top bits (sign-magnitude: reversed when negative).
-                float low = BitConverter.UInt32BitsToSingle(((uint)key << 16) | (key >= 0x8000 ? 0xFFFFu : 0));
-                float high = BitConverter.UInt32BitsToSingle(((uint)key << 16) | (key >= 0x8000 ? 0 : 0xFFFFu));
-                Start[key] = (byte)Below(mid, low);
-                if (float.IsFinite(low) && float.IsFinite(high) && Below(mid, high) - Start[key] > 1) OneStep = false;
+                // The smallest and largest floats with these top bits (sign and magnitude: reversed when negative).
+                uint lowBits = ((uint)key << 16) | (key >= 0x8000 ? 0xFFFFu : 0), highBits = ((uint)key << 16) | (key >= 0x8000 ? 0 : 0xFFFFu);
+                float low = BitConverter.UInt32BitsToSingle(lowBits), high = BitConverter.UInt32BitsToSingle(highBits);
+                int start = Below(mid, low), inside = Below(mid, high) - start;
+                if (float.IsFinite(low) && float.IsFinite(high) && inside > 1) OneStep = false;
+                uint threshold = inside == 1 ? BitConverter.SingleToUInt32Bits(mid[start]) : highBits;
+                Entries[key] = (uint)start << 16 | (threshold & 0xFFFF);
             }
         }
     }
@@ -573,12 +580,12 @@ internal static unsafe class AdamWStep
     static readonly DynamicCode SignedCode = new(signed: true), UnsignedCode = new(signed: false);
 
     /// <summary>One block's values of its codes: code value x absmax (BlockwiseQuantization.Dequantize).</summary>
-    internal static void DequantizeBlock(ReadOnlySpan<byte> codes, float absmax, bool signed, Span<float> values, bool gathers = true)
+    internal static void DequantizeBlock(ReadOnlySpan<byte> codes, float absmax, bool signed, Span<float> values)
     {
         if (codes.Length > Block || values.Length != codes.Length) throw new ArgumentException("one block of codes and as many values");
         fixed (byte* c = codes)
         fixed (float* v = values)
-            Dequantize(c, absmax, signed ? SignedCode : UnsignedCode, v, codes.Length, gathers);
+            Dequantize(c, absmax, signed ? SignedCode : UnsignedCode, v, codes.Length);
     }
 
     /// <summary>One block's codes (see <see cref="Quantize"/>); returns its absmax. <paramref name="gathers"/> false: the loop
@@ -592,21 +599,15 @@ internal static unsafe class AdamWStep
             return Quantize(work, values.Length, c, signed ? SignedCode : UnsignedCode, gathers);
     }
 
-    /// <summary>Whether the 8-bit loops use AVX2 gathers (otherwise one element at a time, with the same results).</summary>
+    /// <summary>Whether quantization uses AVX2 gathers (otherwise one element at a time, with the same results).</summary>
     internal static bool GathersUsed => Avx2.IsSupported && SignedCode.OneStep && UnsignedCode.OneStep;
 
+    /// <summary>Values of codes: code value x absmax (a table lookup per element; AVX2 gathers measured slower here).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dequantize(byte* codes, float absmax, DynamicCode code, float* values, int n, bool gathers = true)
+    static void Dequantize(byte* codes, float absmax, DynamicCode code, float* values, int n)
     {
         float* table = code.Values;
-        int i = 0;
-        if (gathers && Avx2.IsSupported)
-        {
-            var scale = Vector256.Create(absmax);
-            for (; i <= n - 8; i += 8)
-                (Avx2.GatherVector256(table, Avx2.ConvertToVector256Int32(codes + i), 4) * scale).Store(values + i);
-        }
-        for (; i < n; i++) values[i] = table[codes[i]] * absmax;
+        for (int i = 0; i < n; i++) values[i] = table[codes[i]] * absmax;
     }
 
     /// <summary>Codes of <paramref name="values"/> on their absmax (returned): the nearest code value of x / absmax
@@ -628,43 +629,64 @@ internal static unsafe class AdamWStep
         for (i = 0; i <= n - 8; i += 8) (Vector256.Load(values + i) / scales).Store(values + i);
         for (; i < n; i++) values[i] /= scale;
 
-        float* mid = code.Midpoints;
-        byte* start = code.Start;
+        uint* entries = code.Entries;
         int zero = code.ZeroIndex;
         bool signed = zero > 0;
         i = 0;
-        if (gathers && Avx2.IsSupported && code.OneStep)
+        if (code.OneStep)
         {
-            var low = Vector256.Create(0xFF);
-            var one = Vector256<int>.One;
-            var zeros = Vector256.Create(zero);
-            for (; i <= n - 8; i += 8)
+            if (gathers && Avx2.IsSupported)
             {
-                var x = Vector256.Load(values + i);
-                var bits = x.AsInt32();
-                var index = Avx2.GatherVector256((int*)start, Vector256.ShiftRightLogical(bits, 16), 1) & low;
-                index -= Vector256.LessThan(Avx2.GatherVector256(mid, index, 4), x).AsInt32();   // + 1 where the next midpoint is below x
+                var lowBits = Vector256.Create(0xFFFF);
+                var highBits = Vector256.Create(unchecked((int)0xFFFF0000));
+                var one = Vector256<int>.One;
+                var zeros = Vector256.Create(zero);
+                for (; i <= n - 8; i += 8)
+                {
+                    var x = Vector256.Load(values + i);
+                    var bits = x.AsInt32();
+                    var entry = Avx2.GatherVector256((int*)entries, Vector256.ShiftRightLogical(bits, 16), 4);
+                    var threshold = ((bits & highBits) | (entry & lowBits)).AsSingle();
+                    var index = Vector256.ShiftRightLogical(entry, 16) - Vector256.GreaterThan(x, threshold).AsInt32();
+                    if (signed)
+                    {
+                        var negative = Vector256.ShiftRightArithmetic(bits, 31);                     // -1 where x has its sign bit set
+                        index += (negative ^ Vector256.LessThan(index, zeros)) & (negative | one);   // -1 or +1 where the code's sign differs
+                    }
+                    var words = Sse41.PackUnsignedSaturate(index.GetLower(), index.GetUpper());
+                    *(long*)(codes + i) = Sse2.PackUnsignedSaturate(words.AsInt16(), words.AsInt16()).AsInt64().ToScalar();
+                }
+            }
+            for (; i < n; i++)
+            {
+                float x = values[i];
+                uint bits = BitConverter.SingleToUInt32Bits(x);
+                uint entry = entries[bits >> 16];
+                int index = (int)(entry >> 16) + (x > BitConverter.UInt32BitsToSingle((bits & 0xFFFF0000) | (entry & 0xFFFF)) ? 1 : 0);
                 if (signed)
                 {
-                    var negative = Vector256.ShiftRightArithmetic(bits, 31);                     // -1 where x has its sign bit set
-                    index += (negative ^ Vector256.LessThan(index, zeros)) & (negative | one);   // -1 or +1 where the code's sign differs
+                    int negative = (int)bits >> 31, codeNegative = (index - zero) >> 31;   // -1 or 0, without branches
+                    index += (negative ^ codeNegative) & (negative | 1);
                 }
-                var words = Sse41.PackUnsignedSaturate(index.GetLower(), index.GetUpper());
-                *(long*)(codes + i) = Sse2.PackUnsignedSaturate(words.AsInt16(), words.AsInt16()).AsInt64().ToScalar();
+                codes[i] = (byte)index;
             }
         }
-        for (; i < n; i++)
+        else
         {
-            float x = values[i];
-            uint bits = BitConverter.SingleToUInt32Bits(x);
-            int index = start[bits >> 16];
-            while (mid[index] < x) index++;
-            if (signed)
+            float* mid = code.Midpoints;
+            for (; i < n; i++)
             {
-                bool negative = (int)bits < 0;
-                if (negative != index < zero) index += negative ? -1 : 1;
+                float x = values[i];
+                uint bits = BitConverter.SingleToUInt32Bits(x);
+                int index = (int)(entries[bits >> 16] >> 16);
+                while (mid[index] < x) index++;
+                if (signed)
+                {
+                    bool negative = (int)bits < 0;
+                    if (negative != index < zero) index += negative ? -1 : 1;
+                }
+                codes[i] = (byte)index;
             }
-            codes[i] = (byte)index;
         }
         return absmax;
     }
