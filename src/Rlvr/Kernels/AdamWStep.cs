@@ -305,139 +305,158 @@ internal static unsafe class AdamWStep
         }
     }
 
-    // Zero padding passes the bound, so the tails need no lane masks.
+    // Loops ------------------------------------------------------------------------------------------------------------
+    //
+    // Each loop runs over whole vectors only and calls nothing, so that the JIT keeps its vectors in registers; the
+    // last elements (fewer than a vector's) go through zero-padded buffers on the stack and the same loop, so they are
+    // computed exactly as the others. Zero padding passes the bound, and the exact checks mask the padded lanes.
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static bool BoundF32(float* p, float* g, float* m, float* v, long n, in Bound bound)
+    static Vector256<float> BoundF32Loop(float* p, float* g, float* m, float* v, long n, in Bound bound)
     {
         var ok = Vector256<float>.AllBitsSet;
         var zero = Vector256<float>.Zero;
-        long i = 0;
-        for (; i <= n - 8; i += 8)
+        for (long i = 0; i + 8 <= n; i += 8)
         {
             var vv = Vector256.Load(v + i);
             ok &= bound.Holds(Vector256.Load(p + i), Vector256.Load(g + i), Vector256.Abs(Vector256.Load(m + i)), vv) & Vector256.GreaterThanOrEqual(vv, zero);
         }
+        return ok;
+    }
+
+    static bool BoundF32(float* p, float* g, float* m, float* v, long n, in Bound bound)
+    {
+        long i = n & ~7L;
+        var ok = BoundF32Loop(p, g, m, v, i, bound);
         if (i < n)
         {
             int r = (int)(n - i);
             float* tp = stackalloc float[8], tg = stackalloc float[8], tm = stackalloc float[8], tv = stackalloc float[8];
             CopyIn(p + i, tp, r, 8); CopyIn(g + i, tg, r, 8); CopyIn(m + i, tm, r, 8); CopyIn(v + i, tv, r, 8);
-            var vv = Vector256.Load(tv);
-            ok &= bound.Holds(Vector256.Load(tp), Vector256.Load(tg), Vector256.Abs(Vector256.Load(tm)), vv) & Vector256.GreaterThanOrEqual(vv, zero);
+            ok &= BoundF32Loop(tp, tg, tm, tv, 8, bound);
         }
         return AllSet(ok);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> BoundBf16Lanes(float* p, float* g, ushort* m, ushort* v, in Bound bound)
-    {
-        var (mLo, mHi) = Vector256.Widen(Vector256.Load(m));
-        var (vLo, vHi) = Vector256.Widen(Vector256.Load(v));
-        var v0 = (vLo << 16).AsSingle();
-        var v1 = (vHi << 16).AsSingle();
-        var zero = Vector256<float>.Zero;
-        return bound.Holds(Vector256.Load(p), Vector256.Load(g), Vector256.Abs((mLo << 16).AsSingle()), v0) & Vector256.GreaterThanOrEqual(v0, zero)
-            & bound.Holds(Vector256.Load(p + 8), Vector256.Load(g + 8), Vector256.Abs((mHi << 16).AsSingle()), v1) & Vector256.GreaterThanOrEqual(v1, zero);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static bool BoundBf16(float* p, float* g, ushort* m, ushort* v, long n, in Bound bound)
+    static Vector256<float> BoundBf16Loop(float* p, float* g, ushort* m, ushort* v, long n, in Bound bound)
     {
         var ok = Vector256<float>.AllBitsSet;
-        long i = 0;
-        for (; i <= n - 16; i += 16)
-            ok &= BoundBf16Lanes(p + i, g + i, m + i, v + i, bound);
+        var zero = Vector256<float>.Zero;
+        for (long i = 0; i + 16 <= n; i += 16)
+        {
+            var (mLo, mHi) = Vector256.Widen(Vector256.Load(m + i));
+            var (vLo, vHi) = Vector256.Widen(Vector256.Load(v + i));
+            var v0 = (vLo << 16).AsSingle();
+            var v1 = (vHi << 16).AsSingle();
+            ok &= bound.Holds(Vector256.Load(p + i), Vector256.Load(g + i), Vector256.Abs((mLo << 16).AsSingle()), v0) & Vector256.GreaterThanOrEqual(v0, zero)
+                & bound.Holds(Vector256.Load(p + i + 8), Vector256.Load(g + i + 8), Vector256.Abs((mHi << 16).AsSingle()), v1) & Vector256.GreaterThanOrEqual(v1, zero);
+        }
+        return ok;
+    }
+
+    static bool BoundBf16(float* p, float* g, ushort* m, ushort* v, long n, in Bound bound)
+    {
+        long i = n & ~15L;
+        var ok = BoundBf16Loop(p, g, m, v, i, bound);
         if (i < n)
         {
             int r = (int)(n - i);
             float* tp = stackalloc float[16], tg = stackalloc float[16];
             ushort* tm = stackalloc ushort[16], tv = stackalloc ushort[16];
             CopyIn(p + i, tp, r, 16); CopyIn(g + i, tg, r, 16); CopyIn(m + i, tm, r, 16); CopyIn(v + i, tv, r, 16);
-            ok &= BoundBf16Lanes(tp, tg, tm, tv, bound);
+            ok &= BoundBf16Loop(tp, tg, tm, tv, 16, bound);
         }
         return AllSet(ok);
     }
 
-    /// <summary>The bound where every |m| is at most <paramref name="mMax"/> and every v in [0, <paramref name="vMax"/>]
-    /// (an 8-bit block; zeros for moments that do not exist yet): only the weights and gradients are read.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static bool BoundScaled(float* p, float* g, long n, float mMax, float vMax, in Bound bound)
+    static Vector256<float> BoundScaledLoop(float* p, float* g, long n, Vector256<float> mMax, Vector256<float> vMax, in Bound bound)
     {
         var ok = Vector256<float>.AllBitsSet;
-        var mv = Vector256.Create(mMax);
-        var vv = Vector256.Create(vMax);
-        long i = 0;
-        for (; i <= n - 8; i += 8)
-            ok &= bound.Holds(Vector256.Load(p + i), Vector256.Load(g + i), mv, vv);
+        for (long i = 0; i + 8 <= n; i += 8)
+            ok &= bound.Holds(Vector256.Load(p + i), Vector256.Load(g + i), mMax, vMax);
+        return ok;
+    }
+
+    /// <summary>The bound where every |m| is at most <paramref name="mMax"/> and every v in [0, <paramref name="vMax"/>]
+    /// (an 8-bit block; zeros for moments that do not exist yet): only the weights and gradients are read.</summary>
+    static bool BoundScaled(float* p, float* g, long n, float mMax, float vMax, in Bound bound)
+    {
+        var (mv, vv) = (Vector256.Create(mMax), Vector256.Create(vMax));
+        long i = n & ~7L;
+        var ok = BoundScaledLoop(p, g, i, mv, vv, bound);
         if (i < n)
         {
             int r = (int)(n - i);
             float* tp = stackalloc float[8], tg = stackalloc float[8];
             CopyIn(p + i, tp, r, 8); CopyIn(g + i, tg, r, 8);
-            ok &= bound.Holds(Vector256.Load(tp), Vector256.Load(tg), mv, vv);
+            ok &= BoundScaledLoop(tp, tg, 8, mv, vv, bound);
         }
         return AllSet(ok);
     }
 
-    // fp32 moments ----------------------------------------------------------------------------------------------------
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> CheckF32Lanes(float* p, float* g, float* m, float* v, in Coefficients c, Vector256<float> inf, Vector256<float> limit)
-    {
-        var mn = Vector256.Load(m);
-        var vn = Vector256.Load(v);
-        var pn = c.Update(Vector256.Load(p), Vector256.Load(g), ref mn, ref vn);
-        return Below(pn, inf) & Below(mn, limit) & Below(vn, limit);
-    }
+    // fp32 moments: the exact check and the update
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static bool CheckF32(float* p, float* g, float* m, float* v, long n, in Coefficients c, float momentLimit)
+    static Vector256<float> CheckF32Loop(float* p, float* g, float* m, float* v, long n, in Coefficients c, float momentLimit)
     {
         var inf = Vector256.Create(float.PositiveInfinity);
         var limit = Vector256.Create(momentLimit);
         var ok = Vector256<float>.AllBitsSet;
-        long i = 0;
-        for (; i <= n - 8; i += 8)
-            ok &= CheckF32Lanes(p + i, g + i, m + i, v + i, c, inf, limit);
+        for (long i = 0; i + 8 <= n; i += 8)
+        {
+            var mn = Vector256.Load(m + i);
+            var vn = Vector256.Load(v + i);
+            var pn = c.Update(Vector256.Load(p + i), Vector256.Load(g + i), ref mn, ref vn);
+            ok &= Below(pn, inf) & Below(mn, limit) & Below(vn, limit);
+        }
+        return ok;
+    }
+
+    static bool CheckF32(float* p, float* g, float* m, float* v, long n, in Coefficients c, float momentLimit)
+    {
+        long i = n & ~7L;
+        var ok = CheckF32Loop(p, g, m, v, i, c, momentLimit);
         if (i < n)
         {
             int r = (int)(n - i);
             float* tp = stackalloc float[8], tg = stackalloc float[8], tm = stackalloc float[8], tv = stackalloc float[8];
             CopyIn(p + i, tp, r, 8); CopyIn(g + i, tg, r, 8); CopyIn(m + i, tm, r, 8); CopyIn(v + i, tv, r, 8);
-            ok &= CheckF32Lanes(tp, tg, tm, tv, c, inf, limit) | ~FirstLanes(r);
+            ok &= CheckF32Loop(tp, tg, tm, tv, 8, c, momentLimit) | ~FirstLanes(r);
         }
         return AllSet(ok);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void ApplyF32Lanes(float* p, float* g, float* m, float* v, in Coefficients c)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ApplyF32Loop(float* p, float* g, float* m, float* v, long n, in Coefficients c)
     {
-        var mn = Vector256.Load(m);
-        var vn = Vector256.Load(v);
-        var pn = c.Update(Vector256.Load(p), Vector256.Load(g), ref mn, ref vn);
-        pn.Store(p);
-        mn.Store(m);
-        vn.Store(v);
+        for (long i = 0; i + 8 <= n; i += 8)
+        {
+            var mn = Vector256.Load(m + i);
+            var vn = Vector256.Load(v + i);
+            var pn = c.Update(Vector256.Load(p + i), Vector256.Load(g + i), ref mn, ref vn);
+            pn.Store(p + i);
+            mn.Store(m + i);
+            vn.Store(v + i);
+        }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ApplyF32(float* p, float* g, float* m, float* v, long n, in Coefficients c)
     {
-        long i = 0;
-        for (; i <= n - 8; i += 8)
-            ApplyF32Lanes(p + i, g + i, m + i, v + i, c);
+        long i = n & ~7L;
+        ApplyF32Loop(p, g, m, v, i, c);
         if (i < n)
         {
             int r = (int)(n - i);
             float* tp = stackalloc float[8], tg = stackalloc float[8], tm = stackalloc float[8], tv = stackalloc float[8];
             CopyIn(p + i, tp, r, 8); CopyIn(g + i, tg, r, 8); CopyIn(m + i, tm, r, 8); CopyIn(v + i, tv, r, 8);
-            ApplyF32Lanes(tp, tg, tm, tv, c);
+            ApplyF32Loop(tp, tg, tm, tv, 8, c);
             CopyOut(tp, p + i, r); CopyOut(tm, m + i, r); CopyOut(tv, v + i, r);
         }
     }
 
-    // bf16 moments: 16 lanes (one vector of bf16, two of fp32) ---------------------------------------------------------
+    // bf16 moments: 16 lanes (one vector of bf16, two of fp32)
 
     /// <summary>fp32 bits rounded to bf16 (in the low 16 bits) as torch rounds: to nearest, ties to even (NaN is never stored).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -447,76 +466,76 @@ internal static unsafe class AdamWStep
         return (u + ((u >> 16) & Vector256<uint>.One) + Vector256.Create(0x7FFFu)) >> 16;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> CheckBf16Lanes(float* p, float* g, ushort* m, ushort* v, in Coefficients c, Vector256<float> inf, Vector256<float> limit,
-        out Vector256<float> high)
-    {
-        var (mLo, mHi) = Vector256.Widen(Vector256.Load(m));
-        var (vLo, vHi) = Vector256.Widen(Vector256.Load(v));
-        var m0 = (mLo << 16).AsSingle(); var m1 = (mHi << 16).AsSingle();
-        var v0 = (vLo << 16).AsSingle(); var v1 = (vHi << 16).AsSingle();
-        var p0 = c.Update(Vector256.Load(p), Vector256.Load(g), ref m0, ref v0);
-        var p1 = c.Update(Vector256.Load(p + 8), Vector256.Load(g + 8), ref m1, ref v1);
-        high = Below(p1, inf) & Below(m1, limit) & Below(v1, limit);
-        return Below(p0, inf) & Below(m0, limit) & Below(v0, limit);
-    }
-
+    /// <summary>The exact check of 16 lanes: the low 8 in the result, the high 8 in <paramref name="high"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static bool CheckBf16(float* p, float* g, ushort* m, ushort* v, long n, in Coefficients c, float momentLimit)
+    static Vector256<float> CheckBf16Loop(float* p, float* g, ushort* m, ushort* v, long n, in Coefficients c, float momentLimit, out Vector256<float> high)
     {
         var inf = Vector256.Create(float.PositiveInfinity);
         var limit = Vector256.Create(momentLimit);
         var ok = Vector256<float>.AllBitsSet;
-        long i = 0;
-        for (; i <= n - 16; i += 16)
+        var ok1 = Vector256<float>.AllBitsSet;
+        for (long i = 0; i + 16 <= n; i += 16)
         {
-            ok &= CheckBf16Lanes(p + i, g + i, m + i, v + i, c, inf, limit, out var high);
-            ok &= high;
+            var (mLo, mHi) = Vector256.Widen(Vector256.Load(m + i));
+            var (vLo, vHi) = Vector256.Widen(Vector256.Load(v + i));
+            var m0 = (mLo << 16).AsSingle(); var m1 = (mHi << 16).AsSingle();
+            var v0 = (vLo << 16).AsSingle(); var v1 = (vHi << 16).AsSingle();
+            var p0 = c.Update(Vector256.Load(p + i), Vector256.Load(g + i), ref m0, ref v0);
+            var p1 = c.Update(Vector256.Load(p + i + 8), Vector256.Load(g + i + 8), ref m1, ref v1);
+            ok &= Below(p0, inf) & Below(m0, limit) & Below(v0, limit);
+            ok1 &= Below(p1, inf) & Below(m1, limit) & Below(v1, limit);
         }
+        high = ok1;
+        return ok;
+    }
+
+    static bool CheckBf16(float* p, float* g, ushort* m, ushort* v, long n, in Coefficients c, float momentLimit)
+    {
+        long i = n & ~15L;
+        var ok = CheckBf16Loop(p, g, m, v, i, c, momentLimit, out var high);
+        ok &= high;
         if (i < n)
         {
             int r = (int)(n - i);
             float* tp = stackalloc float[16], tg = stackalloc float[16];
             ushort* tm = stackalloc ushort[16], tv = stackalloc ushort[16];
             CopyIn(p + i, tp, r, 16); CopyIn(g + i, tg, r, 16); CopyIn(m + i, tm, r, 16); CopyIn(v + i, tv, r, 16);
-            ok &= CheckBf16Lanes(tp, tg, tm, tv, c, inf, limit, out var high) | ~FirstLanes(r);
+            ok &= CheckBf16Loop(tp, tg, tm, tv, 16, c, momentLimit, out high) | ~FirstLanes(r);
             ok &= high | ~FirstLanes(r - 8);
         }
         return AllSet(ok);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void ApplyBf16Lanes(float* p, float* g, ushort* m, ushort* v, in Coefficients c)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ApplyBf16Loop(float* p, float* g, ushort* m, ushort* v, long n, in Coefficients c)
     {
-        var (mLo, mHi) = Vector256.Widen(Vector256.Load(m));
-        var (vLo, vHi) = Vector256.Widen(Vector256.Load(v));
-        var m0 = (mLo << 16).AsSingle(); var m1 = (mHi << 16).AsSingle();
-        var v0 = (vLo << 16).AsSingle(); var v1 = (vHi << 16).AsSingle();
-        c.Update(Vector256.Load(p), Vector256.Load(g), ref m0, ref v0).Store(p);
-        c.Update(Vector256.Load(p + 8), Vector256.Load(g + 8), ref m1, ref v1).Store(p + 8);
-        Vector256.Narrow(RoundToBf16(m0), RoundToBf16(m1)).Store(m);
-        Vector256.Narrow(RoundToBf16(v0), RoundToBf16(v1)).Store(v);
+        for (long i = 0; i + 16 <= n; i += 16)
+        {
+            var (mLo, mHi) = Vector256.Widen(Vector256.Load(m + i));
+            var (vLo, vHi) = Vector256.Widen(Vector256.Load(v + i));
+            var m0 = (mLo << 16).AsSingle(); var m1 = (mHi << 16).AsSingle();
+            var v0 = (vLo << 16).AsSingle(); var v1 = (vHi << 16).AsSingle();
+            c.Update(Vector256.Load(p + i), Vector256.Load(g + i), ref m0, ref v0).Store(p + i);
+            c.Update(Vector256.Load(p + i + 8), Vector256.Load(g + i + 8), ref m1, ref v1).Store(p + i + 8);
+            Vector256.Narrow(RoundToBf16(m0), RoundToBf16(m1)).Store(m + i);
+            Vector256.Narrow(RoundToBf16(v0), RoundToBf16(v1)).Store(v + i);
+        }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ApplyBf16(float* p, float* g, ushort* m, ushort* v, long n, in Coefficients c)
     {
-        long i = 0;
-        for (; i <= n - 16; i += 16)
-            ApplyBf16Lanes(p + i, g + i, m + i, v + i, c);
+        long i = n & ~15L;
+        ApplyBf16Loop(p, g, m, v, i, c);
         if (i < n)
         {
             int r = (int)(n - i);
             float* tp = stackalloc float[16], tg = stackalloc float[16];
             ushort* tm = stackalloc ushort[16], tv = stackalloc ushort[16];
             CopyIn(p + i, tp, r, 16); CopyIn(g + i, tg, r, 16); CopyIn(m + i, tm, r, 16); CopyIn(v + i, tv, r, 16);
-            ApplyBf16Lanes(tp, tg, tm, tv, c);
+            ApplyBf16Loop(tp, tg, tm, tv, 16, c);
             CopyOut(tp, p + i, r); CopyOut(tm, m + i, r); CopyOut(tv, v + i, r);
         }
     }
-
-    // Tails: the last (fewer than a vector's) elements go through zero-padded buffers and the same vector code, so
-    // they are computed exactly as the others.
 
     /// <summary>The first <paramref name="count"/> of a buffer of <paramref name="size"/> from <paramref name="from"/>, the rest zeros.</summary>
     static void CopyIn<T>(T* from, T* to, int count, int size) where T : unmanaged
