@@ -54,26 +54,30 @@ internal readonly struct AdamWScalars
 }
 
 /// <summary>
-/// AdamW's update fused into one pass over each parameter, in place, on all parameters at once (work split in
-/// chunks of <see cref="ChunkElements"/> over the threads). Per element, in fp32, with the operations (and roundings)
-/// of the torch ops it replaces:
+/// AdamW's update fused into one pass over each parameter, in place, on all parameters at once (work split in chunks of
+/// <see cref="ChunkElements"/> over the threads), with no temporaries. Per element, in fp32, with the operations (and
+/// roundings) of the torch ops it replaces, as ATen's vectorized CPU kernels do them (add with alpha and addcmul are FMAs):
 /// <code>
-/// m' = fma(g, 1-b1, m*b1)                       m.mul_(b1).add_(g, alpha: 1-b1)   (torch's vector add with alpha is an FMA)
-/// v' = v*b2 + ((1-b2)*g)*g                      v.mul_(b2).addcmul_(g, g, value: 1-b2)
-/// p' = p*(1-lr*wd) + ((-lr/bc1)*m') / (sqrt(v')/sqrt(bc2) + eps)    p.mul_(1-lr*wd); p.addcdiv_(m', denom, value: -lr/bc1)
+/// m' = fma(g, 1-b1, m*b1)                             m.mul_(b1).add_(g, alpha: 1-b1)
+/// v' = fma((1-b2)*g, g, v*b2)                         v.mul_(b2).addcmul_(g, g, value: 1-b2)
+/// p' = p*(1-lr*wd) + ((-lr/bc1)*m') / (sqrt(v')/sqrt(bc2) + eps)    p.mul_(1-lr*wd); p.addcdiv_(m', v'.sqrt().div_(sqrt(bc2)).add_(eps), value: -lr/bc1)
 /// </code>
-/// bf16 moments are widened (a 16-bit shift) before and rounded to nearest even after; 8-bit ones are dequantized a block
-/// of 2048 at a time into a buffer on the stack, updated there, and requantized with the same absmax, division and
-/// nearest-code rule (with bitsandbytes' sign rule) as <c>BlockwiseQuantization.Quantize</c>.
+/// The moments come out bit for bit as torch's; the weights within an ulp or so, because the square root here is
+/// correctly rounded and libtorch's is not always. bf16 moments are widened (a 16-bit shift) before and rounded to
+/// nearest even after, as torch's <c>.to(bfloat16)</c>; 8-bit ones are dequantized a block of 2048 at a time into a
+/// buffer on the stack, updated there, and requantized with the absmax, division and nearest-code rule (with
+/// bitsandbytes' sign rule) of <c>BlockwiseQuantization.Quantize</c>, to the same codes.
 /// <para>
 /// The finiteness contract (nothing changes when the step would make a weight or a moment NaN or infinite) is kept by
-/// two passes: <see cref="StaysFinite"/> reads every value and computes every new value in registers with the same
-/// code as <see cref="Apply"/> (the same inlined <see cref="Coefficients.Update"/> on the same inputs), writing nothing,
-/// and checks each new weight and each new moment as it will be stored (a bf16 moment is finite after rounding iff its
-/// fp32 magnitude is below 0x7F7F8000; an 8-bit moment is finite iff all fp32 values of its block are, as code values
-/// are in [-1, 1] and the block's absmax is one of them). The arithmetic is deterministic and elementwise (no
-/// reduction feeds a new value except an 8-bit block's absmax, which is exact), so the values <see cref="Apply"/> then
-/// writes are bit for bit the ones checked: the check is exact, not a bound.
+/// two passes over everything: <see cref="StaysFinite"/> reads and writes nothing, then <see cref="Apply"/> writes.
+/// The check first tries a cheap bound per chunk (<see cref="Bound"/>: no square root or division; an 8-bit chunk
+/// reads only the weights, gradients and block scales), which is sufficient for finiteness and holds by many orders
+/// of magnitude in any real training step. Where it does not hold, the chunk is checked exactly: every new value is
+/// computed in registers by the same inlined <see cref="Coefficients.Update"/> that <see cref="Apply"/> runs, and each
+/// new weight and moment is checked as it will be stored (a bf16 moment is finite after rounding iff its fp32
+/// magnitude is below 0x7F7F8000; an 8-bit moment iff all fp32 values of its block are, as codes are in [-1, 1] times
+/// the block's absmax, one of those values). The arithmetic is deterministic and elementwise, so the values
+/// <see cref="Apply"/> writes are bit for bit the ones checked.
 /// </para>
 /// </summary>
 internal static unsafe class AdamWStep

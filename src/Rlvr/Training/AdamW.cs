@@ -47,7 +47,7 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
         int threads = KernelThreads > 0 ? KernelThreads : System.Math.Max(1, get_num_threads());
         var next = new AdamWScalars(lr, beta1, beta2, eps, weightDecay, Step + 1);
 
-        // First every check, reading only: the fused kernel's exact pass, then the torch ops on the rest.
+        // First every check, changing nothing: the fused kernel's, then the torch ops' on the parameters it does not take.
         LastKernelSeconds = (0, 0);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         if (fused.Count > 0)
