@@ -108,6 +108,50 @@ internal static unsafe class AdamWStep
         ForEachChunk(tensors, threads, (t, start, length) => ApplyChunk(t, start, length, s));
     }
 
+    /// <summary>
+    /// For each fp32 array (pointer and length), the sum of the squares of its elements, accumulated in double over
+    /// chunks of <see cref="ChunkElements"/> added in order (so the same for any number of threads). For the gradient norm.
+    /// </summary>
+    public static double[] SumsOfSquares((IntPtr Data, long Length)[] arrays, int threads)
+    {
+        var work = new List<(int Array, long Start)>();
+        for (int i = 0; i < arrays.Length; i++)
+            for (long start = 0; start < arrays[i].Length; start += ChunkElements)
+                work.Add((i, start));
+        var partial = new double[work.Count];
+        void Run(int k)
+        {
+            var (i, start) = work[k];
+            partial[k] = SumOfSquares((float*)arrays[i].Data + start, System.Math.Min(ChunkElements, arrays[i].Length - start));
+        }
+        if (threads <= 1 || work.Count <= 1)
+            for (int k = 0; k < work.Count; k++) Run(k);
+        else
+            Parallel.For(0, work.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, Run);
+        var sums = new double[arrays.Length];
+        for (int k = 0; k < work.Count; k++) sums[work[k].Array] += partial[k];
+        return sums;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static double SumOfSquares(float* x, long n)
+    {
+        Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
+        long i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var (l0, h0) = Vector256.Widen(Vector256.Load(x + i));
+            var (l1, h1) = Vector256.Widen(Vector256.Load(x + i + 8));
+            a0 = Vector256.FusedMultiplyAdd(l0, l0, a0);
+            a1 = Vector256.FusedMultiplyAdd(h0, h0, a1);
+            a2 = Vector256.FusedMultiplyAdd(l1, l1, a2);
+            a3 = Vector256.FusedMultiplyAdd(h1, h1, a3);
+        }
+        double sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < n; i++) sum += (double)x[i] * x[i];
+        return sum;
+    }
+
     static void ForEachChunk(AdamWTensor[] tensors, int threads, Action<AdamWTensor, long, long> body)
     {
         var work = new List<(int Tensor, long Start)>();

@@ -203,13 +203,28 @@ public sealed class AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters,
                 moments[name] = moment;
     }
 
-    /// <summary>Global L2 norm of all gradients (before clipping).</summary>
-    public double GradNorm()
+    /// <summary>
+    /// Global L2 norm of all gradients (before clipping). Each parameter's sum of squares is rounded to fp32 before the
+    /// sums are added (in double), as when torch summed each gradient's squares in fp32: a gradient whose squares
+    /// overflow fp32 gives an infinite norm, and the step is skipped. CPU fp32 contiguous gradients are summed by a
+    /// kernel (in double, without the temporary of <c>g.square()</c>); others with torch ops.
+    /// </summary>
+    public unsafe double GradNorm()
     {
         using var _ = NewDisposeScope();
+        var grads = parameters.Select(p => p.Param.grad).ToList();
+        bool Dense(Tensor? g) => UseKernel && g is not null && g.device_type == DeviceType.CPU && g.dtype == ScalarType.Float32 && g.is_contiguous();
+        var dense = grads.Where(Dense).Select(g => g!).ToList();
+        var sums = AdamWStep.SumsOfSquares(dense.Select(g => ((IntPtr)TensorMemory.Float32(g, "gradient"), g.numel())).ToArray(),
+            KernelThreads > 0 ? KernelThreads : System.Math.Max(1, get_num_threads()));
+        GC.KeepAlive(dense);
         double sum = 0;
-        foreach (var (_, p) in parameters)
-            if (p.grad is { } g) sum += g.square().sum().item<float>();
+        int next = 0;
+        foreach (var g in grads)
+        {
+            if (g is null) continue;
+            sum += Dense(g) ? (float)sums[next++] : g.square().sum().item<float>();
+        }
         return System.Math.Sqrt(sum);
     }
 

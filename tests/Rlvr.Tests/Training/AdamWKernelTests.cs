@@ -201,6 +201,31 @@ public class AdamWKernelTests
             Assert.True(allclose(a[i].Param, b[i].Param, rtol: 1e-6, atol: 1e-6), a[i].Name);
     }
 
+    /// <summary>The gradient norm from the kernel's sums of squares (double, per parameter rounded to fp32) against torch's
+    /// <c>g.square().sum()</c> per parameter: equal to 1e-6, the same for any number of threads, NaN for a NaN gradient, and
+    /// infinite when a square overflows fp32 (as before, so that such a step is skipped).</summary>
+    [Fact]
+    public void Gradient_norm_matches_torch_and_keeps_fp32_overflow()
+    {
+        var ps = Params();
+        Backward(ps, 3);
+        var fused = new AdamW(ps, 0.9, 0.95, 1e-8, 0.1);
+        var reference = new AdamW(ps, 0.9, 0.95, 1e-8, 0.1) { UseKernel = false };
+        double expected = reference.GradNorm();
+        Assert.True(double.IsFinite(expected) && expected > 0);
+        Assert.Equal(expected, fused.GradNorm(), expected * 1e-6);
+        var one = new AdamW(ps, 0.9, 0.95, 1e-8, 0.1) { KernelThreads = 1 };
+        var three = new AdamW(ps, 0.9, 0.95, 1e-8, 0.1) { KernelThreads = 3 };
+        Assert.Equal(one.GradNorm(), three.GradNorm());
+
+        using (no_grad()) ps[^1].Param.grad![70000] = 2e19f;   // its square overflows fp32
+        Assert.Equal(double.PositiveInfinity, reference.GradNorm());
+        Assert.Equal(double.PositiveInfinity, fused.GradNorm());
+        using (no_grad()) ps[^1].Param.grad![70000] = float.NaN;
+        Assert.True(double.IsNaN(reference.GradNorm()));
+        Assert.True(double.IsNaN(fused.GradNorm()));
+    }
+
     /// <summary>A non-contiguous parameter goes through the torch ops (in a contiguous copy) while the others take the
     /// kernel; the result is that of the torch ops everywhere, and a NaN in the torch-side gradient still skips the whole step.</summary>
     [Fact]
