@@ -43,6 +43,9 @@ public static class BlockwiseQuantization
         return data.Select(d => (float)d).Order().ToArray();
     }
 
+    /// <summary>The points halfway between consecutive code values (255), as fp32: the boundaries of nearest-value rounding.</summary>
+    public static float[] Midpoints(float[] code) => code.Zip(code.Skip(1), (a, b) => (a + b) / 2).ToArray();
+
     static readonly float[] SignedCode = DynamicCode(signed: true), UnsignedCode = DynamicCode(signed: false);
 
     public static byte ZeroIndex(bool signed) => (byte)Array.IndexOf(signed ? SignedCode : UnsignedCode, 0f);
@@ -62,7 +65,7 @@ public static class BlockwiseQuantization
         var normalized = byBlock / absmax.clamp_min(float.Epsilon).unsqueeze(1);
         var code = signed ? SignedCode : UnsignedCode;
         // Nearest code value: the number of midpoints between consecutive code values below x.
-        var midpoints = tensor(code.Zip(code.Skip(1), (a, b) => (a + b) / 2).ToArray(), device: values.device);
+        var midpoints = tensor(Midpoints(code), device: values.device);
         var normalizedFlat = normalized.reshape(-1);
         var index = bucketize(normalizedFlat, midpoints);
         if (signed)

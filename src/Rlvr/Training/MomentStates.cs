@@ -66,6 +66,12 @@ public abstract class MomentState : IDisposable
     /// <summary>The stored tensors by name suffix (appended to the parameter's name in a checkpoint).</summary>
     public abstract IEnumerable<(string Suffix, Tensor Tensor)> Tensors();
 
+    /// <summary>How the moments are stored, for the fused kernel (<see cref="Kernels.AdamWStep"/>).</summary>
+    internal abstract Kernels.MomentLayout Layout { get; }
+
+    /// <summary>The stored moments and, for 8 bits, their block scales (null otherwise), for the fused kernel.</summary>
+    internal abstract (Tensor M, Tensor V, Tensor? MScale, Tensor? VScale) Storage { get; }
+
     /// <summary>
     /// The state of a parameter of <paramref name="numel"/> elements from checkpoint tensors (by suffix, as
     /// <see cref="Tensors"/> names them); null when none are there (the parameter was never updated). The
@@ -119,6 +125,8 @@ public abstract class MomentState : IDisposable
         }
 
         public override IEnumerable<(string, Tensor)> Tensors() => [(".exp_avg", m), (".exp_avg_sq", v)];
+        internal override Kernels.MomentLayout Layout => Kernels.MomentLayout.Float32;
+        internal override (Tensor, Tensor, Tensor?, Tensor?) Storage => (m, v, null, null);
         public override void Dispose() { m.Dispose(); v.Dispose(); }
     }
 
@@ -142,6 +150,8 @@ public abstract class MomentState : IDisposable
         }
 
         public override IEnumerable<(string, Tensor)> Tensors() => [(".exp_avg", m), (".exp_avg_sq", v)];
+        internal override Kernels.MomentLayout Layout => Kernels.MomentLayout.BFloat16;
+        internal override (Tensor, Tensor, Tensor?, Tensor?) Storage => (m, v, null, null);
         public override void Dispose() { m.Dispose(); v.Dispose(); }
     }
 
@@ -185,6 +195,9 @@ public abstract class MomentState : IDisposable
 
         public override IEnumerable<(string, Tensor)> Tensors() =>
             [(".exp_avg", m), (".exp_avg.absmax", mScale), (".exp_avg_sq", v), (".exp_avg_sq.absmax", vScale)];
+
+        internal override Kernels.MomentLayout Layout => Kernels.MomentLayout.EightBit;
+        internal override (Tensor, Tensor, Tensor?, Tensor?) Storage => (m, v, mScale, vScale);
 
         public override void Dispose() { m.Dispose(); mScale.Dispose(); v.Dispose(); vScale.Dispose(); }
     }
