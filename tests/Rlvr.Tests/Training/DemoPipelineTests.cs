@@ -6,10 +6,11 @@ namespace Rlvr.Tests.Training;
 /// The main job's pipeline at test scale, through the real command line (docs/demo.md): synthetic problems, a
 /// tokenizer learned on them, a random 2-layer model, supervised fine-tuning, then PSR, W-REINFORCE and NSR
 /// from the fine-tuned model. Asserts the direction of learning with fixed seeds (one torch thread, so the
-/// numbers do not depend on how reductions are split): SFT takes pass@1 from 0 to above 0; PSR and W-REINFORCE
-/// raise pass@1 on the problems they train on; NSR trains on every step and changes the model.
-/// The margins are below what was measured (SFT 0 -> 0.06; PSR 0.18 -> 0.30, W-REINFORCE 0.18 -> 0.25 on
-/// 4 problems x 64 samples after 40 steps).
+/// numbers do not depend on how reductions are split): SFT takes pass@1 from 0 to above 0; PSR raises pass@1 on
+/// the problems it trains on; NSR and W-REINFORCE train on every step with a wrong answer and change the model.
+/// The margins are below what was measured (SFT 0 -> 0.06; PSR 0.18 -> 0.30 on 4 problems x 64 samples after 40
+/// steps). W-REINFORCE's pass@1 change at this scale depends on the seed (six seeds: -0.14 to +0.12; PSR rose on
+/// every one), so its rise is shown where there is power for it: the main job, three seeds (docs/demo.md).
 /// </summary>
 public class DemoPipelineTests
 {
@@ -64,18 +65,19 @@ public class DemoPipelineTests
 
     [Theory]
     [InlineData("psr", 0.05)]
-    [InlineData("w-reinforce", 0.03)]
-    public void Psr_and_w_reinforce_raise_pass_at_1_on_the_problems_they_train_on(string objective, double margin)
+    public void Psr_raises_pass_at_1_on_the_problems_it_trains_on(string objective, double margin)
     {
         var run = Rl(objective);
         double before = PassAt1(run, 0), after = PassAt1(run, 40);
         Assert.True(after > before + margin, $"{objective}: pass@1 {before:F3} -> {after:F3}, expected a rise of more than {margin}");
     }
 
-    [Fact]
-    public void Nsr_trains_on_every_batch_with_a_wrong_answer_and_changes_the_model()
+    [Theory]
+    [InlineData("nsr")]
+    [InlineData("w-reinforce")]
+    public void Nsr_and_w_reinforce_train_on_every_batch_with_a_wrong_answer_and_change_the_model(string objective)
     {
-        var run = Rl("nsr");
+        var run = Rl(objective);
         var steps = File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
             .Where(o => o["type"]!.GetValue<string>() == "train").ToList();
         Assert.Equal(40, steps.Count);
