@@ -7,15 +7,22 @@ namespace Rlvr.Kernels;
 
 /// <summary>
 /// Which code runs the few-row products x W^T (<see cref="Gemm"/>): this project's kernel or libtorch's MKL. Chosen once
-/// per process from the CPU, not from a timing, so that a run resumed in a new process computes exactly what the
-/// uninterrupted run would have: the kernel on x86 CPUs with AVX2 and FMA that are not Intel's (MKL selects its fast
-/// code by vendor and ran these shapes at about two thirds of the kernel's speed on an AMD EPYC), MKL on Intel CPUs and
-/// everywhere else. The environment variable <c>RLVR_GEMM</c> (<c>kernel</c> or <c>mkl</c>) overrides the choice;
+/// per process from the CPU and the command, not from a timing, so that a run resumed in a new process computes exactly
+/// what the uninterrupted run would have: the kernel in processes that only sample (<see cref="MarkSamplingProcess"/>)
+/// on x86 CPUs with AVX2 and FMA that are not Intel's (MKL selects its fast code by vendor and ran these shapes at
+/// about three quarters of the kernel's speed on an AMD EPYC), MKL in training processes, on Intel CPUs and elsewhere. The environment variable <c>RLVR_GEMM</c> (<c>kernel</c> or <c>mkl</c>) overrides the choice;
 /// <see cref="Compare"/> times both on a decode-shaped product so that the bench commands show what the choice costs.
 /// </summary>
 public static class GemmPath
 {
     static readonly Lazy<bool> useKernel = new(Choose);
+    static bool samplingProcess;
+
+    /// <summary>Says, before the first product, that this process samples and does not train (generate, eval, serve,
+    /// bench generate): only such processes take the kernel by default. The kernel's second thread needs libtorch's
+    /// OpenMP threads to sleep between parallel regions (<see cref="Model.NativeRuntime"/>), and that slowed training's
+    /// large MKL products by about a tenth (0.5B update: GEMM 120 against 149 GFLOP/s, 29 against 31 tokens/s).</summary>
+    public static void MarkSamplingProcess() => samplingProcess = true;
 
     /// <summary>Whether the kernel can run on this CPU at all (AVX2 and FMA).</summary>
     public static bool KernelSupported => Avx2.IsSupported && Fma.IsSupported;
@@ -56,7 +63,8 @@ public static class GemmPath
     static string Reason() =>
         Environment.GetEnvironmentVariable("RLVR_GEMM") is { Length: > 0 } forced ? $"RLVR_GEMM={forced}"
         : !KernelSupported ? "no AVX2/FMA for the kernel"
-        : CpuVendor() == "GenuineIntel" ? "an Intel CPU: MKL's own" : "not an Intel CPU: MKL's generic code";
+        : CpuVendor() == "GenuineIntel" ? "an Intel CPU: MKL's own"
+        : samplingProcess ? "not an Intel CPU: MKL's generic code" : "a training process: MKL, its threads spinning";
 
     static bool Choose()
     {
@@ -68,7 +76,7 @@ public static class GemmPath
                 "mkl" => false,
                 _ => throw new InvalidOperationException($"RLVR_GEMM={forced}: expected kernel or mkl"),
             };
-        return KernelSupported && CpuVendor() != "GenuineIntel";
+        return KernelSupported && CpuVendor() != "GenuineIntel" && samplingProcess;
     }
 
     /// <summary>FLOP/s of the kernel and of MKL on x [rows, in] W^T (W [out, in]), best of a few alternating runs each on
