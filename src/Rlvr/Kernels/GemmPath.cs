@@ -18,8 +18,9 @@ public static class GemmPath
     static readonly Lazy<bool> useKernel = new(Choose);
     static bool samplingProcess;
 
-    /// <summary>Says, before the first product, that this process samples and does not train (generate, eval, serve,
-    /// bench generate): only such processes take the kernel by default. The kernel's second thread needs libtorch's
+    /// <summary>Says, before the first product, that this process samples and does not train (generate, eval, bench
+    /// generate; not serve, whose rollouts must equal the trainer's built-in sampler's): only such processes take the
+    /// kernel by default. The kernel's second thread needs libtorch's
     /// OpenMP threads to sleep between parallel regions (<see cref="Model.NativeRuntime"/>), and that slowed training's
     /// large MKL products by about a tenth (0.5B update: GEMM 120 against 149 GFLOP/s, 29 against 31 tokens/s).</summary>
     public static void MarkSamplingProcess() => samplingProcess = true;
