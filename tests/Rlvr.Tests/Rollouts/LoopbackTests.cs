@@ -102,7 +102,10 @@ public class LoopbackTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixtu
         Assert.True(training.Wait(TimeSpan.FromMinutes(8)), "the remote run did not finish in time");
         var r = training.Result;
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr + "\nserver b:\n" + b.Log);
-        Assert.Contains($"rollout server {a.Url} failed", r.Stdout);
+        // Killed while its request runs: the request fails over to b; or, when the tiny model answered before the kill
+        // landed (a race on a busy machine), the next weight sync finds it gone. Either way the run went on without it.
+        Assert.True(r.Stdout.Contains($"rollout server {a.Url} failed") || r.Stdout.Contains($"rollout server {a.Url} cannot be reached"),
+            "the run never noticed server a was gone:\n" + r.Stdout);
         Assert.Contains("loaded weights from", b.Log);   // the weight sync reached the server that stayed
 
         // Same rollouts token for token (seeds travel with each prompt), so the same rewards and samples.
