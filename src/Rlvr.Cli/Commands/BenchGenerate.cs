@@ -68,8 +68,8 @@ public static class BenchGenerate
         Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s (mean of {r.DecodeGemmPasses} passes between steps; best {r.BestDecodeGemmFlopsPerSecond / 1e9:F0}); efficiency {r.DecodeEfficiency:F2}");
         var (kernel, mkl, difference) = r.DecodePaths;
         if (kernel > 0)
-            Line($"one product at {System.Math.Min(o.Batch, Kernels.Gemm.MaxRows)} rows x {loaded.Config.HiddenSize} x {loaded.Config.IntermediateSize}: rlvr's kernel {kernel / 1e9:F0} GFLOP/s, MKL {mkl / 1e9:F0} GFLOP/s (best of 5 each); results differ by {difference:E1} of the largest output");
-        Line($"sampled tokens' log-probs against the fp32 model scoring them (first {System.Math.Min(4, o.Batch)} sequences): mean |difference| {r.LogProbDifference.Mean:E1}, largest {r.LogProbDifference.Max:E1}");
+            Line($"one product at {r.DecodePathRows} rows x {loaded.Config.HiddenSize} x {loaded.Config.IntermediateSize}: rlvr's kernel {kernel / 1e9:F0} GFLOP/s, MKL {mkl / 1e9:F0} GFLOP/s (best of 5 each); results differ by {difference:E1} of the largest output");
+        Line($"sampled tokens' log-probs against the fp32 model scoring them (first {System.Math.Min(GenerationBench.ScoredSequences, o.Batch)} sequences): mean |difference| {r.LogProbDifference.Mean:E1}, largest {r.LogProbDifference.Max:E1}");
         Line($"decode, least disturbed: fastest step vs fastest GEMM pass: efficiency {r.BestStepEfficiency:F2}");
         Line($"decode step: {1000 * s.ForwardSeconds / s.DecodeSteps:F1} ms forward + {1000 * s.SamplingSeconds / s.DecodeSteps:F1} ms sampling ({s.DecodeSteps} steps); cache bookkeeping {s.CacheSeconds:F2} s");
         var tenth = System.Math.Max(1, s.StepSeconds.Count / 10);

@@ -49,6 +49,8 @@ public static class GenerationBench
         /// <summary>The kernel and MKL timed on one decode-shaped product (<see cref="Kernels.GemmPath.Compare"/>): FLOP/s each,
         /// and their results' largest difference relative to the largest output; zeros where the kernel cannot run.</summary>
         public required (double KernelFlops, double MklFlops, double RelativeDifference) DecodePaths { get; init; }
+        /// <summary>Rows of that product: the batch, at most <see cref="Kernels.Gemm.MaxRows"/>.</summary>
+        public required long DecodePathRows { get; init; }
         /// <summary>The sampler's log-probs of its tokens against the fp32 model's teacher-forced scoring: the mean and largest
         /// absolute difference per token over the first few sequences.</summary>
         public required (double Mean, double Max) LogProbDifference { get; init; }
@@ -95,6 +97,7 @@ public static class GenerationBench
         var logProbDifference = AgainstFp32Scoring(model.Model, prompts, completions);
         for (var pass = 0; pass < o.GemmPasses; pass++) probe.Measure(decode: true);
 
+        long decodePathRows = System.Math.Min(o.Batch, Kernels.Gemm.MaxRows);
         double linear = weights.Sum(w => (double)w.numel()), decoderLinear = decoderWeights.Sum(w => (double)w.numel());
         double attentionPerKey = 4.0 * config.NumHiddenLayers * config.NumAttentionHeads * config.HeadDim;   // QK^T and AV
         var decodeContext = o.PromptTokens + (o.NewTokens - 1) / 2.0;
@@ -113,7 +116,8 @@ public static class GenerationBench
             PrefillGemmRows = prefillRows,
             BestStepEfficiency = BestStepFlopsPerSecond(stats, o, 2 * linear, attentionPerKey) / probe.Decode.BestFlopsPerSecond,
             LogProbDifference = logProbDifference,
-            DecodePaths = Kernels.GemmPath.Compare(System.Math.Min(o.Batch, Kernels.Gemm.MaxRows), config.HiddenSize, config.IntermediateSize),
+            DecodePaths = Kernels.GemmPath.Compare(decodePathRows, config.HiddenSize, config.IntermediateSize),
+            DecodePathRows = decodePathRows,
             PeakRssMb = Bench.PeakRssMb(),
             RssBeforeMb = rssBefore,
         };
@@ -131,7 +135,8 @@ public static class GenerationBench
         return (differences.Average(), differences.Max());
     }
 
-    const int ScoredSequences = 4;
+    /// <summary>Sequences scored by <see cref="AgainstFp32Scoring"/>.</summary>
+    public const int ScoredSequences = 4;
 
     /// <summary>Model FLOP/s of the fastest decode step: step k has every row attend to prompt + k keys.</summary>
     static double BestStepFlopsPerSecond(GenerationStats stats, Options o, double linearFlops, double attentionPerKey) =>

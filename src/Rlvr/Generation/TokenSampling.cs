@@ -51,7 +51,7 @@ internal static class TokenSampling
         var logits = padded.narrow(1, 0, vocab);
         // NaN logits would reach the inverse-CDF search as an index out of range: say what is wrong instead.
         if (!logits.isfinite().all().item<bool>())
-            throw new InvalidDataException("the model produced NaN or infinite logits: its weights or activations overflow (a diverged or corrupted model?)");
+            throw new InvalidDataException(Kernels.InverseCdfSampling.NonFiniteLogits);
         // With a ban the model's normaliser (temperature 1, nothing banned) must be taken first.
         Tensor? logZ = null;
         if (banning)

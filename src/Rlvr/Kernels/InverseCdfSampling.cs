@@ -17,6 +17,9 @@ internal static unsafe class InverseCdfSampling
 {
     public const int BlockSize = 512;
 
+    /// <summary>What a draw says of a row with a NaN or infinite logit (libtorch's path says the same).</summary>
+    public const string NonFiniteLogits = "the model produced NaN or infinite logits: its weights or activations overflow (a diverged or corrupted model?)";
+
     /// <summary>Draws for every row. <paramref name="padded"/> [B, width >= vocab], logits in the first
     /// <paramref name="vocab"/> columns (overwritten with weights); returns the tokens, their log-probs at temperature 1
     /// (the model's), and under the sampling distribution. A row with a NaN or infinite logit is an error.</summary>
@@ -39,7 +42,7 @@ internal static unsafe class InverseCdfSampling
         });
         GC.KeepAlive(padded);
         if (invalid != 0)
-            throw new InvalidDataException("the model produced NaN or infinite logits: its weights or activations overflow (a diverged or corrupted model?)");
+            throw new InvalidDataException(NonFiniteLogits);
         return (tokens, model, sampling);
     }
 
