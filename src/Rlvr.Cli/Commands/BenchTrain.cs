@@ -25,7 +25,7 @@ public static class BenchTrain
         var microBatchTokens = new Option<int>("--micro-batch-tokens") { Description = "Most padded tokens in one forward/backward (0 = no limit), as in rlvr train", DefaultValueFactory = _ => trainDefaults.MicroBatchTokens }.AtLeast(0);
         var gradAccum = new Option<int>("--grad-accum") { Description = "Gradient-accumulation parts per optimizer step, as in rlvr train", DefaultValueFactory = _ => trainDefaults.GradAccum }.AtLeast(1);
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute decoder layers in backward instead of keeping their activations" };
-        var steps = new Option<int>("--steps") { Description = "Updates to time (after an untimed warm-up update on one short rollout); the mean is reported", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var steps = new Option<int>("--steps") { Description = "Updates to time (after untimed warm-up updates on a short rollout and on the largest micro-batch); the mean is reported", DefaultValueFactory = _ => 1 }.AtLeast(1);
         var seed = new Option<int>("--seed") { Description = "Seed for the random token ids", DefaultValueFactory = _ => 0 };
         var optimizerStates = new Option<string>("--optimizer-states") { Description = "AdamW moments: fp32, bf16 or 8bit, as in rlvr train", DefaultValueFactory = _ => "fp32" };
         var loraRank = new Option<int>("--lora-rank") { Description = "Train LoRA adapters of this rank on every projection (alpha 2r, no dropout) instead of all weights (0 = full fine-tuning)", DefaultValueFactory = _ => 0 };

@@ -137,10 +137,14 @@ public static class TrainBench
         var gemmBefore = new GemmMix(classes.Sum(c => c.Item2.Flops), classes.Sum(c => c.Item2.Seconds), classes.Sum(c => c.Item2.CpuSeconds));
         log?.Invoke("timing one chunk of the LM head's log-probs");
         var (lmForward, lmBackward) = TimeLmHead(model, lmHeadRows, config.VocabSize);
-        // A short update first, so that the gradients and the AdamW moments exist, as in every update after the first.
-        log?.Invoke("warm-up update on one short rollout");
+        // Two updates first, as in every update after a run's first: one on a short rollout makes the gradients and the
+        // AdamW moments, then one on the largest micro-batch leaves the allocator with the free memory the step reuses
+        // (NativeRuntime; the first has its activations' memory taken by the moments).
+        log?.Invoke("warm-up updates on one short rollout and on the largest micro-batch");
         var shortest = System.Math.Min(8, o.ResponseTokens);
         update.Run(RandomRollouts(1, System.Math.Min(8, o.PromptTokens), shortest, shortest, config.VocabSize, o.Seed + 1), lr);
+        var largest = PolicyUpdate.MicroBatches(rollouts, schedule).MaxBy(m => m.Count * m.Max(r => r.PromptIds.Length + r.CompletionIds.Length))!;
+        new PolicyUpdate(policy, optimizer, new PolicyLossOptions(), schedule with { GradAccum = 1 }).Run(largest, lr);
 
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -151,11 +155,14 @@ public static class TrainBench
         {
             log?.Invoke($"update {s}/{o.Steps}: {micro.Count} micro-batches");
             var cpu = Bench.CpuSeconds();
+            var kernel = Bench.KernelCounters();
             var r = update.Run(rollouts, lr);
             cpu = Bench.CpuSeconds() - cpu;
+            var kernelAfter = Bench.KernelCounters();
             if (r.OptimizerSteps != 1) throw new InvalidOperationException($"update {s} skipped its optimizer step (non-finite loss or gradient norm)");
             steps.Add(new StepTiming(r.ForwardSeconds, r.BackwardSeconds, r.OptimizerSeconds, cpu, r.Loss, r.GradNorm));
-            log?.Invoke($"update {s}/{o.Steps}: forward {r.ForwardSeconds:F1} s, backward {r.BackwardSeconds:F1} s, optimizer {r.OptimizerSeconds:F1} s; {cpu:F1} CPU s");
+            log?.Invoke($"update {s}/{o.Steps}: forward {r.ForwardSeconds:F1} s, backward {r.BackwardSeconds:F1} s, optimizer {r.OptimizerSeconds:F1} s; {cpu:F1} CPU s, "
+                + $"{kernelAfter.SystemSeconds - kernel.SystemSeconds:F1} of them in the kernel; {kernelAfter.PageFaults - kernel.PageFaults:N0} page faults");
         }
         double peak = Bench.PeakRssMb();
         log?.Invoke("timing the step's GEMMs again");

@@ -62,6 +62,16 @@ public class BenchTrainTests
     }
 
     [Fact]
+    public void Stat_fields_are_counted_after_a_command_name_with_spaces_and_parentheses()
+    {
+        // Fields: 1 pid, 2 name, 3 state, 4 ppid, 5 pgrp, 6 session, 7 tty, 8 tpgid, 9 flags, 10 minflt, 11 cminflt.
+        const string stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 987654 12 0 0\n";
+        Assert.Equal(987654, Bench.StatField(stat, 10));
+        Assert.Equal(1, Bench.StatField(stat, 4));
+        Assert.True(Bench.KernelCounters().PageFaults > 0);   // this process has touched memory
+    }
+
+    [Fact]
     public void Gemm_mix_counts_two_flops_per_multiply_add_weighted_by_occurrence()
     {
         var shapes = GemmShape.LinearTraining(rows: 8, inFeatures: 16, outFeatures: 4);
