@@ -171,8 +171,8 @@ public static unsafe class Gemm
                     {
                         int mm = System.Math.Min(MR, m1 - i);
                         float* x0 = a + (long)i * k + k0;
-                        float* x1 = mm > 1 ? x0 + k : x0, x2 = mm > 2 ? x0 + 2L * k : x0;
-                        Tile(x0, x1, x2, w0, w1, w2, w3, kc, tile);
+                        if (mm == 1) RowTile(x0, w0, w1, w2, w3, kc, j + 2 * NR <= n1 ? 4L * k : 0, tile);
+                        else Tile(x0, mm > 1 ? x0 + k : x0, mm > 2 ? x0 + 2L * k : x0, w0, w1, w2, w3, kc, tile);
                         for (int r = 0; r < mm; r++)
                         {
                             float* o = c + (i + r) * ldc + j, t = tile + r * NR;
@@ -230,6 +230,43 @@ public static unsafe class Gemm
         }
         StoreTile(tile, c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23);
         for (; k < kc; k++) TailColumn(tile, x0[k], x1[k], x2[k], Scalar(w0, k), Scalar(w1, k), Scalar(w2, k), Scalar(w3, k));
+    }
+
+    /// <summary>The 1 x 4 dot products of input row x0 with weight rows w0..w3 over kc columns, into tile[0..4]: one row
+    /// (batch-1 decoding, the last row of an odd batch) without the 3-row tile's repeated rows, which made it
+    /// compute-bound on bf16 weights. Two accumulators per weight row hide the FMA latency.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowTile<TWeight>(float* x0, TWeight* w0, TWeight* w1, TWeight* w2, TWeight* w3, int kc, long ahead, float* tile)
+        where TWeight : unmanaged
+    {
+        // The next tile's weight rows, fetched while this one computes: hardware prefetchers lose track of four short rows.
+        byte* p0 = (byte*)(w0 + ahead), p1 = (byte*)(w1 + ahead), p2 = (byte*)(w2 + ahead), p3 = (byte*)(w3 + ahead);
+        int size = sizeof(TWeight);
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        Vector256<float> d0 = default, d1 = default, d2 = default, d3 = default;
+        int k = 0;
+        for (; k + 16 <= kc; k += 16)
+        {
+            long at = (long)k * size;
+            Sse.Prefetch0(p0 + at); Sse.Prefetch0(p1 + at); Sse.Prefetch0(p2 + at); Sse.Prefetch0(p3 + at);
+            Vector256<float> a = Load(x0 + k), b = Load(x0 + k + 8);
+            c0 = Fma.MultiplyAdd(a, Load(w0 + k), c0); d0 = Fma.MultiplyAdd(b, Load(w0 + k + 8), d0);
+            c1 = Fma.MultiplyAdd(a, Load(w1 + k), c1); d1 = Fma.MultiplyAdd(b, Load(w1 + k + 8), d1);
+            c2 = Fma.MultiplyAdd(a, Load(w2 + k), c2); d2 = Fma.MultiplyAdd(b, Load(w2 + k + 8), d2);
+            c3 = Fma.MultiplyAdd(a, Load(w3 + k), c3); d3 = Fma.MultiplyAdd(b, Load(w3 + k + 8), d3);
+        }
+        for (; k + 8 <= kc; k += 8)
+        {
+            var a = Load(x0 + k);
+            c0 = Fma.MultiplyAdd(a, Load(w0 + k), c0); c1 = Fma.MultiplyAdd(a, Load(w1 + k), c1);
+            c2 = Fma.MultiplyAdd(a, Load(w2 + k), c2); c3 = Fma.MultiplyAdd(a, Load(w3 + k), c3);
+        }
+        tile[0] = Sum(c0 + d0); tile[1] = Sum(c1 + d1); tile[2] = Sum(c2 + d2); tile[3] = Sum(c3 + d3);
+        for (; k < kc; k++)
+        {
+            float a = x0[k];
+            tile[0] += a * Scalar(w0, k); tile[1] += a * Scalar(w1, k); tile[2] += a * Scalar(w2, k); tile[3] += a * Scalar(w3, k);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

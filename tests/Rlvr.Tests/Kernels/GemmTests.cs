@@ -22,10 +22,11 @@ public class GemmTests
     }
 
     // (rows, in, out): partial 3-row and 4-column tiles, an in-width that is not a multiple of 8 and spans two
-    // 1024-column blocks, more rows than one 96-row block, one row (decode at batch 1).
+    // 1024-column blocks, more rows than one 96-row block, one row (decode at batch 1: the 1-row tile, with its 16-,
+    // 8- and 1-column steps in { 1, 41, 9 }).
     public static TheoryData<int, int, int> Shapes => new()
     {
-        { 1, 1, 1 }, { 1, 7, 5 }, { 2, 9, 3 }, { 4, 17, 6 }, { 3, 8, 4 }, { 5, 1031, 13 }, { 97, 64, 10 }, { 64, 2050, 9 }, { 200, 33, 130 },
+        { 1, 1, 1 }, { 1, 7, 5 }, { 2, 9, 3 }, { 4, 17, 6 }, { 3, 8, 4 }, { 5, 1031, 13 }, { 97, 64, 10 }, { 64, 2050, 9 }, { 200, 33, 130 }, { 1, 41, 9 },
     };
 
     [Theory]
@@ -64,6 +65,9 @@ public class GemmTests
         Assert.True(toStored < 1e-5, $"error {toStored}");
         // The bf16 values were used, not the fp32 ones they were rounded from: against those the error is far larger.
         Assert.True(RelativeError(y, x, w32) > 10 * toStored);
+        // One row takes the 1-row tile: the same sums.
+        var row = x.narrow(0, 6, 1);
+        Assert.True(RelativeError(Gemm.Linear(row, w), row, w) < 1e-5);
     }
 
     [Fact]
