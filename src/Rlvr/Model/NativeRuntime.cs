@@ -8,12 +8,12 @@ namespace Rlvr.Model;
 /// Process-wide settings of the native libraries under TorchSharp, applied once before the first
 /// model is built (and first thing in the CLI). A user's own environment variable always wins.
 /// <list type="bullet">
-/// <item>glibc returns freed tensor memory to the OS. libtorch's CPU tensors come from malloc; glibc
-/// serves large blocks with mmap but, after the first is freed, raises its mmap threshold (up to 32 MB)
-/// and serves later ones from the heap, which fragments and is not given back. Measured on
-/// Qwen2.5-0.5B: RSS grew by ~300 MB per 8 x 256-token forward pass without bound; with a fixed
-/// threshold it stays flat, at the cost of page faults on fresh mappings (a few percent of a forward
-/// pass, within the noise of our measurements).</item>
+/// <item>By default (and for models of <see cref="KeepFreedMemoryBelow"/> parameters and more) glibc returns freed
+/// tensor memory to the OS. libtorch's CPU tensors come from malloc; glibc serves large blocks with mmap but, after
+/// the first is freed, raises its mmap threshold (up to 32 MB) and serves later ones from the heap, which fragments
+/// and is not given back. Measured on Qwen2.5-0.5B: RSS grew by ~300 MB per 8 x 256-token forward pass without
+/// bound; with a fixed 1 MB threshold it stays flat, at the cost of page faults on fresh mappings (measured then as
+/// a few percent of a forward pass on a loaded Xeon; a fifth of the update's CPU time on an idle AMD EPYC, below).</item>
 /// <item>MKL's conditional numerical reproducibility (MKL_CBWR) is pinned to the CPU's vector
 /// instruction set. Without it MKL picks kernels by the alignment of each buffer, so a run resumed
 /// from a checkpoint (a new process, other addresses) computed gradients differing in the last bits
@@ -23,7 +23,7 @@ namespace Rlvr.Model;
 /// so freed tensor memory goes back to malloc's heap and is reused without page faults. With the 1 MB threshold every
 /// activation was a fresh mapping whose pages the kernel zeroes on first touch: on Qwen2.5-0.5B (2-vCPU AMD EPYC) that
 /// was a fifth of the update's CPU time, and keeping the memory took `rlvr bench train` (4 x 256 tokens) from about
-/// 32 to 53 tokens/s from the second update on, prefill from 156 to 227 tokens/s and decode from 100 to 114. It costs
+/// 32 to 60 tokens/s from the second update on, prefill from 156 to 227 tokens/s and decode from 100 to 114. It costs
 /// memory: the heap's holes add about 1.8 GB to the 0.5B update's peak (11.3 to 13.1 GB, flat after the third
 /// update) and to sampling's. Larger models keep the 1 MB threshold, because memory is what limits them on a
 /// 24 GB machine; once such a model is built, the process releases memory for good (a sweep may mix sizes).
@@ -59,18 +59,26 @@ public static partial class NativeRuntime
     public const long KeepFreedMemoryBelow = 1_000_000_000;
     const int M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4;
     const int DefaultTrimThreshold = 128 << 10, DefaultMmapMax = 65536;
-    static int freedMemoryPolicy;   // 0 not chosen, 1 keep, 2 release
+    static FreedMemory freedMemory = FreedMemory.Unchosen;
 
-    /// <summary>Called when a model is built: below <see cref="KeepFreedMemoryBelow"/> parameters freed memory is kept for
-    /// reuse unless a larger model was built before; at or above it, freed memory goes back to the system from then on.
+    public enum FreedMemory { Unchosen, Keep, Release }
+
+    /// <summary>The allocator setting after building a model of <paramref name="parameters"/> parameters: keep freed
+    /// memory below <see cref="KeepFreedMemoryBelow"/>, unless memory was already released for a larger model (a process
+    /// holding a large model stays careful with memory).</summary>
+    public static FreedMemory Choose(FreedMemory current, long parameters) =>
+        current == FreedMemory.Release || parameters >= KeepFreedMemoryBelow ? FreedMemory.Release : FreedMemory.Keep;
+
+    /// <summary>Called when a model is built: sets glibc's allocator as <see cref="Choose"/> says (see the remarks above).
     /// The user's MALLOC_ variables and GLIBC_TUNABLES still win.</summary>
     public static void SuitModelSize(long parameters)
     {
         if (!OperatingSystem.IsLinux() || UserTunesMalloc()) return;
-        bool keep = parameters < KeepFreedMemoryBelow;
         lock (PolicyLock)
         {
-            if (freedMemoryPolicy == 2 || (keep && freedMemoryPolicy == 1)) return;
+            var next = Choose(freedMemory, parameters);
+            if (next == freedMemory) return;
+            bool keep = next == FreedMemory.Keep;
             try
             {
                 mallopt(M_MMAP_MAX, keep ? 0 : DefaultMmapMax);
@@ -78,7 +86,7 @@ public static partial class NativeRuntime
                 if (!keep) mallopt(M_MMAP_THRESHOLD, MmapThresholdBytes);
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
-            freedMemoryPolicy = keep ? 1 : 2;
+            freedMemory = next;
         }
     }
 
