@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using TorchSharp;
@@ -95,40 +94,12 @@ public static unsafe class Gemm
         var a = TensorMemory.Float32(x, "input");
         var c = (float*)TensorMemory.Pointer(output, ScalarType.Float32, "output", contiguous: false);
         if (weight.dtype == ScalarType.BFloat16)
-        {
-            var pairs = (float*)NativeMemory.AlignedAlloc((nuint)((long)m * k * sizeof(float)), 64);
-            try
-            {
-                EvenOddPairs(a, pairs, m, k);
-                Run(pairs, (ushort*)TensorMemory.Pointer(weight, ScalarType.BFloat16, "weight"), c, m, n, k, outputStride, threads);
-            }
-            finally { NativeMemory.AlignedFree(pairs); }
-        }
+            Run(a, (ushort*)TensorMemory.Pointer(weight, ScalarType.BFloat16, "weight"), c, m, n, k, outputStride, threads);
         else
             Run(a, TensorMemory.Float32(weight, "weight"), c, m, n, k, outputStride, threads);
         GC.KeepAlive(x);
         GC.KeepAlive(weight);
         GC.KeepAlive(output);
-    }
-
-    /// <summary>The input rows for bf16 weights: in each group of 16 columns the 8 even columns, then the 8 odd ones (the
-    /// columns past the last whole group as they are). Sixteen bf16 weights load as eight 32-bit lanes that hold an even
-    /// and an odd weight each: a shift widens the even ones and a mask the odd ones, two operations where widening each
-    /// half took four, which made the 1-row product compute-bound below memory bandwidth.</summary>
-    static void EvenOddPairs(float* x, float* pairs, int m, int k)
-    {
-        int whole = k / 16 * 16;
-        for (long i = 0; i < m; i++)
-        {
-            float* row = x + i * k, to = pairs + i * k;
-            for (int g = 0; g < whole; g += 16)
-                for (int j = 0; j < 8; j++)
-                {
-                    to[g + j] = row[g + 2 * j];
-                    to[g + 8 + j] = row[g + 2 * j + 1];
-                }
-            for (int j = whole; j < k; j++) to[j] = row[j];
-        }
     }
 
     /// <summary>C[i, j] = sum_k A[i, k] B[j, k] (A [m, k], B [n, k], row stride of C <paramref name="ldc"/>) on torch's
@@ -224,15 +195,6 @@ public static unsafe class Gemm
             ? Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Sse2.LoadVector128((ushort*)p)), 16).AsSingle()
             : Avx.LoadVector256((float*)p);
 
-    /// <summary>16 bf16 weights as fp32: the even ones (low halves of the 32-bit lanes, shifted up) and the odd ones
-    /// (high halves, masked).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector256<float> Even, Vector256<float> Odd) Pairs<TWeight>(TWeight* p) where TWeight : unmanaged
-    {
-        var lanes = Avx.LoadVector256((uint*)p);
-        return (Avx2.ShiftLeftLogical(lanes, 16).AsSingle(), Avx2.And(lanes, Vector256.Create(0xFFFF0000u)).AsSingle());
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Sum(Vector256<float> v)
     {
@@ -255,25 +217,6 @@ public static unsafe class Gemm
         Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
         Vector256<float> c20 = default, c21 = default, c22 = default, c23 = default;
         int k = 0;
-        if (typeof(TWeight) == typeof(ushort))
-            for (; k + 16 <= kc; k += 16)
-            {
-                // Inputs in even/odd order (EvenOddPairs): 16 weights per row, two halves of one accumulator each.
-                Vector256<float> e0 = Load(x0 + k), e1 = Load(x1 + k), e2 = Load(x2 + k);
-                Vector256<float> o0 = Load(x0 + k + 8), o1 = Load(x1 + k + 8), o2 = Load(x2 + k + 8);
-                var (we, wo) = Pairs(w0 + k);
-                c00 = Fma.MultiplyAdd(o0, wo, Fma.MultiplyAdd(e0, we, c00)); c10 = Fma.MultiplyAdd(o1, wo, Fma.MultiplyAdd(e1, we, c10));
-                c20 = Fma.MultiplyAdd(o2, wo, Fma.MultiplyAdd(e2, we, c20));
-                (we, wo) = Pairs(w1 + k);
-                c01 = Fma.MultiplyAdd(o0, wo, Fma.MultiplyAdd(e0, we, c01)); c11 = Fma.MultiplyAdd(o1, wo, Fma.MultiplyAdd(e1, we, c11));
-                c21 = Fma.MultiplyAdd(o2, wo, Fma.MultiplyAdd(e2, we, c21));
-                (we, wo) = Pairs(w2 + k);
-                c02 = Fma.MultiplyAdd(o0, wo, Fma.MultiplyAdd(e0, we, c02)); c12 = Fma.MultiplyAdd(o1, wo, Fma.MultiplyAdd(e1, we, c12));
-                c22 = Fma.MultiplyAdd(o2, wo, Fma.MultiplyAdd(e2, we, c22));
-                (we, wo) = Pairs(w3 + k);
-                c03 = Fma.MultiplyAdd(o0, wo, Fma.MultiplyAdd(e0, we, c03)); c13 = Fma.MultiplyAdd(o1, wo, Fma.MultiplyAdd(e1, we, c13));
-                c23 = Fma.MultiplyAdd(o2, wo, Fma.MultiplyAdd(e2, we, c23));
-            }
         for (; k + 8 <= kc; k += 8)
         {
             Vector256<float> a0 = Load(x0 + k), a1 = Load(x1 + k), a2 = Load(x2 + k), w = Load(w0 + k);
@@ -307,21 +250,10 @@ public static unsafe class Gemm
             long at = (long)k * size;
             Sse.Prefetch0(p0 + at); Sse.Prefetch0(p1 + at); Sse.Prefetch0(p2 + at); Sse.Prefetch0(p3 + at);
             Vector256<float> a = Load(x0 + k), b = Load(x0 + k + 8);
-            if (typeof(TWeight) == typeof(ushort))
-            {
-                // a holds the even columns of the group and b the odd ones (EvenOddPairs).
-                var (e, o) = Pairs(w0 + k); c0 = Fma.MultiplyAdd(a, e, c0); d0 = Fma.MultiplyAdd(b, o, d0);
-                (e, o) = Pairs(w1 + k); c1 = Fma.MultiplyAdd(a, e, c1); d1 = Fma.MultiplyAdd(b, o, d1);
-                (e, o) = Pairs(w2 + k); c2 = Fma.MultiplyAdd(a, e, c2); d2 = Fma.MultiplyAdd(b, o, d2);
-                (e, o) = Pairs(w3 + k); c3 = Fma.MultiplyAdd(a, e, c3); d3 = Fma.MultiplyAdd(b, o, d3);
-            }
-            else
-            {
-                c0 = Fma.MultiplyAdd(a, Load(w0 + k), c0); d0 = Fma.MultiplyAdd(b, Load(w0 + k + 8), d0);
-                c1 = Fma.MultiplyAdd(a, Load(w1 + k), c1); d1 = Fma.MultiplyAdd(b, Load(w1 + k + 8), d1);
-                c2 = Fma.MultiplyAdd(a, Load(w2 + k), c2); d2 = Fma.MultiplyAdd(b, Load(w2 + k + 8), d2);
-                c3 = Fma.MultiplyAdd(a, Load(w3 + k), c3); d3 = Fma.MultiplyAdd(b, Load(w3 + k + 8), d3);
-            }
+            c0 = Fma.MultiplyAdd(a, Load(w0 + k), c0); d0 = Fma.MultiplyAdd(b, Load(w0 + k + 8), d0);
+            c1 = Fma.MultiplyAdd(a, Load(w1 + k), c1); d1 = Fma.MultiplyAdd(b, Load(w1 + k + 8), d1);
+            c2 = Fma.MultiplyAdd(a, Load(w2 + k), c2); d2 = Fma.MultiplyAdd(b, Load(w2 + k + 8), d2);
+            c3 = Fma.MultiplyAdd(a, Load(w3 + k), c3); d3 = Fma.MultiplyAdd(b, Load(w3 + k + 8), d3);
         }
         for (; k + 8 <= kc; k += 8)
         {
