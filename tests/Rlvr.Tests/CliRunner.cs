@@ -9,9 +9,15 @@ public static class CliRunner
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result RunWithInput(string? stdin, params string[] args)
+    public static Result RunWithInput(string? stdin, params string[] args) => RunWith(stdin, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs with these environment variables set (on top of this process's).</summary>
+    public static Result RunWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args) => RunWith(null, environment, args);
+
+    static Result RunWith(string? stdin, IReadOnlyDictionary<string, string> environment, string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

@@ -38,6 +38,7 @@ public static class BenchGenerate
             };
             if (options.Batch < 1 || options.PromptTokens < 1 || options.NewTokens < 1)
                 throw new CliException("--batch, --prompt-tokens and --new-tokens must be positive");
+            if (options.Bf16Weights && Kernels.GemmPath.Bf16WeightsIgnored() is { } ignored) Console.Error.WriteLine($"bench generate: {ignored}");
             using var loaded = modelDir is not null ? ModelFolder.Load(modelDir) : ModelFolder.Random(configName!);
             if (parse.GetValue(loraRank) is > 0 and var rank)
             {
@@ -62,7 +63,7 @@ public static class BenchGenerate
         var c = CultureInfo.InvariantCulture;
         void Line(FormattableString text) => Console.WriteLine(text.ToString(c));
         Line($"{Kernels.GemmPath.Describe()}");
-        Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32{(o.Bf16Weights ? " (decode: bf16 weight copies)" : "")}, {r.Threads} torch threads");
+        Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32{(o.Bf16Weights && Kernels.GemmPath.UseKernel ? " (decode: bf16 weight copies)" : "")}, {r.Threads} torch threads");
         Line($"batch {o.Batch}, {o.PromptTokens} prompt + {o.NewTokens} new tokens; KV cache {s.CacheRows} x {s.CachePositions} positions = {s.CacheBytes / 1e6:F0} MB");
         Line($"prefill: {s.PrefilledTokens} tokens in {s.PrefillSeconds:F2} s = {r.PrefillTokensPerSecond:F0} tokens/s; {r.PrefillFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({r.PrefillGemmRows} rows) {r.PrefillGemmFlopsPerSecond / 1e9:F0} GFLOP/s; efficiency {r.PrefillEfficiency:F2}");
         Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s (mean of {r.DecodeGemmPasses} passes between steps; best {r.BestDecodeGemmFlopsPerSecond / 1e9:F0}); efficiency {r.DecodeEfficiency:F2}");

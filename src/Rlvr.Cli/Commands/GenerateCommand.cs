@@ -65,6 +65,7 @@ public static class GenerateCommand
         if (batchSize < 1) throw new CliException($"--batch-size must be at least 1, got {batchSize}");
         try { p.Validate(); }
         catch (ArgumentException e) { throw new CliException(e.Message); }
+        if (p.Bf16Weights && Rlvr.Kernels.GemmPath.Bf16WeightsIgnored() is { } ignored) Console.Error.WriteLine($"generate: {ignored}");
         TorchSharp.torch.Device device;
         try { device = ModelDevice.Parse(deviceName); }
         catch (ArgumentException e) { throw new CliException(e.Message); }

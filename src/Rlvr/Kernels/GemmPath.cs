@@ -61,6 +61,11 @@ public static class GemmPath
         $"CPU {CpuModel()} ({CpuVendor()}; {CpuFeatures()}); products of at most {Gemm.MaxRows} rows: " +
         (UseKernel ? "rlvr's kernel" : "MKL") + $" ({Reason()})";
 
+    /// <summary>Why a request for bf16 weight copies (<c>--bf16-weights</c>) changes nothing in this process, or null when
+    /// it takes effect: only rlvr's kernel reads the copies.</summary>
+    public static string? Bf16WeightsIgnored() =>
+        UseKernel ? null : $"--bf16-weights has no effect: only rlvr's kernel reads bf16 weights, and this process's products are MKL's ({Reason()}); decoding in fp32";
+
     static string Reason() =>
         Environment.GetEnvironmentVariable("RLVR_GEMM") is { Length: > 0 } forced ? $"RLVR_GEMM={forced}"
         : !KernelSupported ? "no AVX2/FMA for the kernel"

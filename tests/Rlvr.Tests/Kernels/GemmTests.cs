@@ -136,4 +136,19 @@ public class GemmTests
             ? "rlvr's kernel" : "MKL";
         Assert.Contains($"rows: {expected} (", r.Stdout);
     }
+
+    [Fact]
+    public void Bf16_weights_on_the_mkl_path_are_reported_as_having_no_effect()
+    {
+        string[] args = ["bench", "generate", "--config", "tiny", "--batch", "2", "--prompt-tokens", "3", "--new-tokens", "2", "--bf16-weights"];
+        var mkl = CliRunner.RunWithEnvironment(new Dictionary<string, string> { ["RLVR_GEMM"] = "mkl" }, args);
+        Assert.True(mkl.ExitCode == 0, mkl.Stderr);
+        Assert.Contains("--bf16-weights has no effect", mkl.Stderr);
+        Assert.DoesNotContain("bf16 weight copies", mkl.Stdout);
+        if (!GemmPath.KernelSupported) return;
+        var kernel = CliRunner.RunWithEnvironment(new Dictionary<string, string> { ["RLVR_GEMM"] = "kernel" }, args);
+        Assert.True(kernel.ExitCode == 0, kernel.Stderr);
+        Assert.DoesNotContain("no effect", kernel.Stderr);
+        Assert.Contains("bf16 weight copies", kernel.Stdout);
+    }
 }
