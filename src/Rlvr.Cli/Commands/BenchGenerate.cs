@@ -96,7 +96,7 @@ public static class BenchGenerate
             ["mkl_decode_product_gflops"] = mkl / 1e9,
             ["gemm_path"] = Kernels.GemmPath.UseKernel ? "kernel" : "mkl",
             ["cpu"] = Kernels.GemmPath.CpuModel(),
-            ["bf16_weights"] = o.Bf16Weights,
+            ["bf16_weights"] = o.Bf16Weights && Kernels.GemmPath.UseKernel,
             ["logprob_difference_mean"] = r.LogProbDifference.Mean,
             ["logprob_difference_max"] = r.LogProbDifference.Max,
             ["decode_forward_ms_per_step"] = 1000 * s.ForwardSeconds / s.DecodeSteps,

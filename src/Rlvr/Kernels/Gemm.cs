@@ -17,7 +17,7 @@ namespace Rlvr.Kernels;
 /// The micro-kernel computes a 3 x 4 tile (3 input rows, 4 weight rows) with 12 vector accumulators over a block of
 /// <see cref="KBlock"/> columns, which with the 7 rows' blocks fits the 32 KB L1 cache; the input rows of a block of
 /// <see cref="MBlock"/> rows stay in L2 while the weight rows stream past them. A partial tile reuses a valid row
-/// and discards its results, so any shape runs through the one micro-kernel. Weights may be fp32 or bf16 (widened
+/// and discards its results; a tile of one row has a 1 x 4 micro-kernel of its own that sums in the same order. Weights may be fp32 or bf16 (widened
 /// to fp32 in registers: a 16-bit shift), with fp32 accumulation either way.
 /// </summary>
 public static unsafe class Gemm
@@ -232,9 +232,10 @@ public static unsafe class Gemm
         for (; k < kc; k++) TailColumn(tile, x0[k], x1[k], x2[k], Scalar(w0, k), Scalar(w1, k), Scalar(w2, k), Scalar(w3, k));
     }
 
-    /// <summary>The 1 x 4 dot products of input row x0 with weight rows w0..w3 over kc columns, into tile[0..4]: one row
-    /// (batch-1 decoding, the last row of an odd batch) without the 3-row tile's repeated rows, which made it
-    /// compute-bound on bf16 weights. Two accumulators per weight row hide the FMA latency.</summary>
+    /// <summary>The 1 x 4 dot products of input row x0 with weight rows w0..w3 over kc columns, into tile[0..4], for a
+    /// tile of one row (batch 1; a row block of 3n + 1 rows): the 3-row tile would compute that row three times, which
+    /// made bf16 products compute-bound. Each sum is built in the 3-row tile's order (one accumulator, 8 columns at a
+    /// time, then the tail), so a row's result does not depend on the tile it falls in: the same bits at any batch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RowTile<TWeight>(float* x0, TWeight* w0, TWeight* w1, TWeight* w2, TWeight* w3, int kc, long ahead, float* tile)
         where TWeight : unmanaged
@@ -243,17 +244,16 @@ public static unsafe class Gemm
         byte* p0 = (byte*)(w0 + ahead), p1 = (byte*)(w1 + ahead), p2 = (byte*)(w2 + ahead), p3 = (byte*)(w3 + ahead);
         int size = sizeof(TWeight);
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        Vector256<float> d0 = default, d1 = default, d2 = default, d3 = default;
         int k = 0;
         for (; k + 16 <= kc; k += 16)
         {
             long at = (long)k * size;
             Sse.Prefetch0(p0 + at); Sse.Prefetch0(p1 + at); Sse.Prefetch0(p2 + at); Sse.Prefetch0(p3 + at);
             Vector256<float> a = Load(x0 + k), b = Load(x0 + k + 8);
-            c0 = Fma.MultiplyAdd(a, Load(w0 + k), c0); d0 = Fma.MultiplyAdd(b, Load(w0 + k + 8), d0);
-            c1 = Fma.MultiplyAdd(a, Load(w1 + k), c1); d1 = Fma.MultiplyAdd(b, Load(w1 + k + 8), d1);
-            c2 = Fma.MultiplyAdd(a, Load(w2 + k), c2); d2 = Fma.MultiplyAdd(b, Load(w2 + k + 8), d2);
-            c3 = Fma.MultiplyAdd(a, Load(w3 + k), c3); d3 = Fma.MultiplyAdd(b, Load(w3 + k + 8), d3);
+            c0 = Fma.MultiplyAdd(b, Load(w0 + k + 8), Fma.MultiplyAdd(a, Load(w0 + k), c0));
+            c1 = Fma.MultiplyAdd(b, Load(w1 + k + 8), Fma.MultiplyAdd(a, Load(w1 + k), c1));
+            c2 = Fma.MultiplyAdd(b, Load(w2 + k + 8), Fma.MultiplyAdd(a, Load(w2 + k), c2));
+            c3 = Fma.MultiplyAdd(b, Load(w3 + k + 8), Fma.MultiplyAdd(a, Load(w3 + k), c3));
         }
         for (; k + 8 <= kc; k += 8)
         {
@@ -261,7 +261,7 @@ public static unsafe class Gemm
             c0 = Fma.MultiplyAdd(a, Load(w0 + k), c0); c1 = Fma.MultiplyAdd(a, Load(w1 + k), c1);
             c2 = Fma.MultiplyAdd(a, Load(w2 + k), c2); c3 = Fma.MultiplyAdd(a, Load(w3 + k), c3);
         }
-        tile[0] = Sum(c0 + d0); tile[1] = Sum(c1 + d1); tile[2] = Sum(c2 + d2); tile[3] = Sum(c3 + d3);
+        tile[0] = Sum(c0); tile[1] = Sum(c1); tile[2] = Sum(c2); tile[3] = Sum(c3);
         for (; k < kc; k++)
         {
             float a = x0[k];

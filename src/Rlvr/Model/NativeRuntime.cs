@@ -24,8 +24,10 @@ namespace Rlvr.Model;
 /// activation was a fresh mapping whose pages the kernel zeroes on first touch: on Qwen2.5-0.5B (2-vCPU AMD EPYC) that
 /// was a fifth of the update's CPU time, and keeping the memory took `rlvr bench train` (4 x 256 tokens) from about
 /// 32 to 60 tokens/s from the second update on, prefill from 156 to 227 tokens/s and decode from 100 to 114. It costs
-/// memory: the heap's holes add about 1.8 GB to the 0.5B update's peak (11.3 to 13.1 GB, flat after the third
-/// update) and to sampling's. Larger models keep the 1 MB threshold, because memory is what limits them on a
+/// memory: the heap's holes add about 1.8 GB to the 0.5B update's peak (11.3 to 13.1 GB, flat from the fourth of five
+/// updates) and to sampling's. Only the main thread's heap (malloc's main arena) works so: threads of their own
+/// (`sweep --jobs`, `serve`'s model thread) allocate from 64 MB arena heaps, which still map blocks above that size
+/// and unmap heaps that empty. Larger models keep the 1 MB threshold, because memory is what limits them on a
 /// 24 GB machine; once such a model is built, the process releases memory for good (a sweep may mix sizes).
 /// The 0.8 M-parameter demo model trained at 1,137 tokens/s with the threshold and 5,138 without it.</item>
 /// <item>Where the few-row products run in rlvr's kernel (<see cref="GemmPath"/>), libtorch's OpenMP threads sleep as
@@ -92,9 +94,15 @@ public static partial class NativeRuntime
 
     static readonly Lock PolicyLock = new();
 
-    static bool UserTunesMalloc() =>
-        Environment.GetEnvironmentVariables().Keys.Cast<string>().Any(k => k.StartsWith("MALLOC_", StringComparison.Ordinal))
-        || (Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "").Contains("malloc", StringComparison.Ordinal);
+    /// <summary>Whether the user set what these settings set: then theirs stand (other MALLOC_ variables, such as
+    /// MALLOC_ARENA_MAX, leave ours on).</summary>
+    static bool UserTunesMalloc()
+    {
+        string[] variables = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"];
+        string[] tunables = ["glibc.malloc.mmap_threshold", "glibc.malloc.mmap_max", "glibc.malloc.trim_threshold", "glibc.malloc.top_pad"];
+        var set = Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "";
+        return variables.Any(v => Environment.GetEnvironmentVariable(v) is not null) || tunables.Any(t => set.Contains(t, StringComparison.Ordinal));
+    }
 
     static string? MklBranch() =>
         Avx512F.IsSupported ? "AVX512" : Avx2.IsSupported ? "AVX2" : Avx.IsSupported ? "AVX" : null;

@@ -65,9 +65,29 @@ public class GemmTests
         Assert.True(toStored < 1e-5, $"error {toStored}");
         // The bf16 values were used, not the fp32 ones they were rounded from: against those the error is far larger.
         Assert.True(RelativeError(y, x, w32) > 10 * toStored);
-        // One row takes the 1-row tile: the same sums.
-        var row = x.narrow(0, 6, 1);
-        Assert.True(RelativeError(Gemm.Linear(row, w), row, w) < 1e-5);
+
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void A_row_gets_the_same_bits_alone_as_in_a_batch(ScalarType weights)
+    {
+        if (!Runs) return;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        // 1035 columns: a 1024-column block, then 8 + 3 (every step of both micro-kernels). Four rows: rows 0-2 in the
+        // 3-row tile, row 3 in the 1-row tile; each row alone takes the 1-row tile.
+        var generator = new Generator(seed: 11);
+        var x = randn([4, 1035], generator: generator);
+        var w = randn([10, 1035], generator: generator).to(weights);
+        var batch = Gemm.Linear(x, w);
+        for (int i = 0; i < 4; i++)
+        {
+            var alone = Gemm.Linear(x.narrow(0, i, 1), w);
+            Assert.True(alone.eq(batch.narrow(0, i, 1)).all().item<bool>(), $"row {i}");
+        }
+        Assert.True(RelativeError(batch, x, w) < 1e-5);
     }
 
     [Fact]

@@ -68,7 +68,7 @@ public class BenchTrainTests
         const string stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 987654 12 0 0\n";
         Assert.Equal(987654, Bench.StatField(stat, 10));
         Assert.Equal(1, Bench.StatField(stat, 4));
-        Assert.True(Bench.KernelCounters().PageFaults > 0);   // this process has touched memory
+        if (File.Exists("/proc/self/stat")) Assert.True(Bench.KernelCounters().PageFaults > 0);   // this process has touched memory
     }
 
     [Fact]
