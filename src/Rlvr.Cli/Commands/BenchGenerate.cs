@@ -62,8 +62,9 @@ public static class BenchGenerate
         var o = r.Options;
         var c = CultureInfo.InvariantCulture;
         void Line(FormattableString text) => Console.WriteLine(text.ToString(c));
+        bool bf16Used = o.Bf16Weights && Kernels.GemmPath.UseKernel;   // only the kernel reads the copies (Sampler)
         Line($"{Kernels.GemmPath.Describe()}");
-        Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32{(o.Bf16Weights && Kernels.GemmPath.UseKernel ? " (decode: bf16 weight copies)" : "")}, {r.Threads} torch threads");
+        Line($"model {loaded.Directory}: {loaded.Config.NumHiddenLayers} layers, hidden {loaded.Config.HiddenSize}, vocab {loaded.Config.VocabSize}, fp32{(bf16Used ? " (decode: bf16 weight copies)" : "")}, {r.Threads} torch threads");
         Line($"batch {o.Batch}, {o.PromptTokens} prompt + {o.NewTokens} new tokens; KV cache {s.CacheRows} x {s.CachePositions} positions = {s.CacheBytes / 1e6:F0} MB");
         Line($"prefill: {s.PrefilledTokens} tokens in {s.PrefillSeconds:F2} s = {r.PrefillTokensPerSecond:F0} tokens/s; {r.PrefillFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({r.PrefillGemmRows} rows) {r.PrefillGemmFlopsPerSecond / 1e9:F0} GFLOP/s; efficiency {r.PrefillEfficiency:F2}");
         Line($"decode:  {s.GeneratedTokens} tokens in {s.DecodeSeconds:F2} s = {r.DecodeTokensPerSecond:F1} tokens/s; {r.DecodeFlopsPerToken / 1e9:F3} GFLOP/token; GEMM ({o.Batch} rows) {r.DecodeGemmFlopsPerSecond / 1e9:F0} GFLOP/s (mean of {r.DecodeGemmPasses} passes between steps; best {r.BestDecodeGemmFlopsPerSecond / 1e9:F0}); efficiency {r.DecodeEfficiency:F2}");
@@ -96,7 +97,7 @@ public static class BenchGenerate
             ["mkl_decode_product_gflops"] = mkl / 1e9,
             ["gemm_path"] = Kernels.GemmPath.UseKernel ? "kernel" : "mkl",
             ["cpu"] = Kernels.GemmPath.CpuModel(),
-            ["bf16_weights"] = o.Bf16Weights && Kernels.GemmPath.UseKernel,
+            ["bf16_weights"] = bf16Used,
             ["logprob_difference_mean"] = r.LogProbDifference.Mean,
             ["logprob_difference_max"] = r.LogProbDifference.Max,
             ["decode_forward_ms_per_step"] = 1000 * s.ForwardSeconds / s.DecodeSteps,

@@ -17,8 +17,8 @@ namespace Rlvr.Kernels;
 /// The micro-kernel computes a 3 x 4 tile (3 input rows, 4 weight rows) with 12 vector accumulators over a block of
 /// <see cref="KBlock"/> columns, which with the 7 rows' blocks fits the 32 KB L1 cache; the input rows of a block of
 /// <see cref="MBlock"/> rows stay in L2 while the weight rows stream past them. A partial tile reuses a valid row
-/// and discards its results; a tile of one row has a 1 x 4 micro-kernel of its own that sums in the same order. Weights may be fp32 or bf16 (widened
-/// to fp32 in registers: a 16-bit shift), with fp32 accumulation either way.
+/// and discards its results; a tile of one row has a 1 x 4 micro-kernel of its own that sums in the same order.
+/// Weights may be fp32 or bf16 (widened to fp32 in registers: a 16-bit shift), with fp32 accumulation either way.
 /// </summary>
 public static unsafe class Gemm
 {

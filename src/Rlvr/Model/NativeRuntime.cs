@@ -85,7 +85,7 @@ public static partial class NativeRuntime
             {
                 mallopt(M_MMAP_MAX, keep ? 0 : DefaultMmapMax);
                 mallopt(M_TRIM_THRESHOLD, keep ? -1 : DefaultTrimThreshold);   // -1: never trim (mallopt(3))
-                if (!keep) mallopt(M_MMAP_THRESHOLD, MmapThresholdBytes);
+                // The mmap threshold stays Configure's 1 MB: with no mmap at all it is not consulted.
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
             freedMemory = next;

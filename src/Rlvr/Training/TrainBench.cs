@@ -123,12 +123,12 @@ public static class TrainBench
         var update = new PolicyUpdate(policy, optimizer, new PolicyLossOptions(), schedule);
         const double lr = 1e-6;
 
-        var micro = PolicyUpdate.MicroBatches(rollouts, schedule)
-            .Select(m => (Rows: m.Count, Length: m.Max(r => r.PromptIds.Length + r.CompletionIds.Length))).ToList();
+        var microBatches = PolicyUpdate.MicroBatches(rollouts, schedule).ToList();
+        var micro = microBatches.Select(m => (Rows: m.Count, Length: m.Max(r => r.PromptIds.Length + r.CompletionIds.Length))).ToList();
         long tokens = rollouts.Sum(r => (long)r.PromptIds.Length + r.CompletionIds.Length);
         long responseTokens = rollouts.Sum(r => (long)r.CompletionIds.Length);
         long gemmRows = System.Math.Min(o.GemmRows, micro.Max(m => (long)m.Rows * m.Length));
-        long lmHeadRows = System.Math.Min(TokenLogProbs.DefaultChunkRows, PolicyUpdate.MicroBatches(rollouts, schedule).Max(m => (long)m.Count * m.Max(r => r.CompletionIds.Length)));
+        long lmHeadRows = System.Math.Min(TokenLogProbs.DefaultChunkRows, microBatches.Max(m => (long)m.Count * m.Max(r => r.CompletionIds.Length)));
         var mix = StepGemms(model, tokens, responseTokens, gemmRows, lmHeadRows);
 
         log?.Invoke($"timing the step's GEMMs ({gemmRows} decoder rows, {lmHeadRows} LM-head rows)");
@@ -143,7 +143,7 @@ public static class TrainBench
         log?.Invoke("warm-up updates on one short rollout and on the largest micro-batch");
         var shortest = System.Math.Min(8, o.ResponseTokens);
         update.Run(RandomRollouts(1, System.Math.Min(8, o.PromptTokens), shortest, shortest, config.VocabSize, o.Seed + 1), lr);
-        var largest = PolicyUpdate.MicroBatches(rollouts, schedule).MaxBy(m => m.Count * m.Max(r => r.PromptIds.Length + r.CompletionIds.Length))!;
+        var largest = microBatches[micro.IndexOf(micro.MaxBy(m => m.Rows * m.Length))];
         new PolicyUpdate(policy, optimizer, new PolicyLossOptions(), schedule with { GradAccum = 1 }).Run(largest, lr);
 
         GC.Collect();
@@ -216,17 +216,18 @@ public static class TrainBench
     public static long NonEmbeddingParameters(Qwen2ForCausalLM model) =>
         model.NamedParameters().Where(p => p.Name is not ("model.embed_tokens.weight" or "lm_head.weight")).Sum(p => p.Parameter.numel());
 
-    /// <summary>
-    /// The GEMMs of one update's counted work: the three products (forward, input and weight gradient) of every
-    /// decoder matrix over <paramref name="tokens"/> rows, timed at <paramref name="gemmRows"/> rows and weighted to
-    /// the step, and the LM head's three over the response tokens, timed at one chunk of <paramref name="lmHeadRows"/>.
-    /// </summary>
+    /// <summary>The shape classes of <see cref="StepGemms"/>'s products, as bench train prints them.</summary>
     public static readonly string[] GemmClassNames = ["forward x W^T", "input gradient dY W", "weight gradient dY^T x", "LM head (all three)"];
 
     /// <summary>The class of the j-th product of <see cref="StepGemms"/>: the last three are the LM head's, the others
     /// cycle through a linear layer's forward, input gradient and weight gradient.</summary>
     static int GemmClass(int j, int count) => j >= count - 3 ? 3 : j % 3;
 
+    /// <summary>
+    /// The GEMMs of one update's counted work: the three products (forward, input and weight gradient) of every
+    /// decoder matrix over <paramref name="tokens"/> rows, timed at <paramref name="gemmRows"/> rows and weighted to
+    /// the step, and the LM head's three over the response tokens, timed at one chunk of <paramref name="lmHeadRows"/>.
+    /// </summary>
     static List<(GemmShape, double)> StepGemms(Qwen2ForCausalLM model, long tokens, long responseTokens, long gemmRows, long lmHeadRows)
     {
         // Every layer has the same shapes: time one layer's and count them once per layer.
